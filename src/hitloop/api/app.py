@@ -1,0 +1,61 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from hitloop.api.context import AppContext
+from hitloop.api.errors import install_error_handlers
+from hitloop.api.limits import BodySizeLimit
+from hitloop.api.routes import auth, items, projects
+from hitloop.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+
+class Health(BaseModel):
+    status: str
+
+
+def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> FastAPI:
+    """Build the ASGI app. The database is migrated when the app starts."""
+    settings = settings or (context.settings if context else get_settings())
+    ctx = context or AppContext.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from hitloop.services.items import cleanup_interrupted_imports
+
+        ctx.db.upgrade()
+        cleanup_interrupted_imports(ctx.db)
+        yield
+        ctx.db.dispose()
+
+    app = FastAPI(
+        title="hitloop",
+        version="0.1.0",
+        summary="Human-in-the-loop machine learning: label, model in the loop, review.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+
+    @app.get("/api/health", response_model=Health, tags=["health"])
+    def health() -> Health:
+        return Health(status="ok")
+
+    app.include_router(auth.router)
+    app.include_router(projects.router)
+    app.include_router(items.router)
+    try:
+        from hitloop.web.pages import install_web
+    except ImportError:  # the web package is optional while it is being built
+        pass
+    else:
+        install_web(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
+    return app

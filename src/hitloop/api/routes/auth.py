@@ -1,0 +1,84 @@
+"""Log in and out, who am I, users and API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from hitloop.api.deps import SESSION_COOKIE, Admin, Ctx, User
+from hitloop.api.errors import ERROR_RESPONSES
+from hitloop.schemas import LoginRequest, TokenCreate, TokenOut, UserCreate, UserOut
+from hitloop.services import auth
+
+router = APIRouter(prefix="/api", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+class Me(BaseModel):
+    user: UserOut
+    csrf_token: str | None = None
+
+
+def _user_out(user: auth.CurrentUser) -> UserOut:
+    return UserOut(id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+@router.post("/login", response_model=Me)
+def login(body: LoginRequest, ctx: Ctx, response: Response) -> Me:
+    user = auth.login(ctx.db, body.username, body.password)
+    secret, csrf = auth.create_session(ctx.db, user.id, days=ctx.settings.session_days)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=ctx.settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )
+    return Me(user=_user_out(user), csrf_token=csrf)
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, ctx: Ctx, _user: User) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        auth.end_session(ctx.db, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", response_model=Me)
+def me(user: User) -> Me:
+    return Me(user=_user_out(user), csrf_token=user.csrf_token)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(ctx: Ctx, _admin: Admin) -> list[UserOut]:
+    return [_user_out(u) for u in auth.list_users(ctx.db)]
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def create_user(body: UserCreate, ctx: Ctx, _admin: Admin) -> UserOut:
+    return _user_out(auth.create_user(ctx.db, body.username, body.password, is_admin=body.is_admin))
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def list_tokens(ctx: Ctx, user: User) -> list[TokenOut]:
+    return [
+        TokenOut(id=t.id, name=t.name, created_at=t.created_at)  # type: ignore[arg-type]
+        for t in auth.list_tokens(ctx.db, user.id)
+    ]
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201)
+def create_token(body: TokenCreate, ctx: Ctx, user: User) -> TokenOut:
+    row, secret = auth.create_token(ctx.db, user.id, body.name)
+    return TokenOut(id=row.id, name=row.name, created_at=row.created_at, token=secret)  # type: ignore[arg-type]
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, ctx: Ctx, user: User) -> Response:
+    auth.revoke_token(ctx.db, user.id, token_id)
+    ctx.db.memo.pop("token_cache", None)
+    return Response(status_code=204)

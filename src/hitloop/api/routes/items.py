@@ -1,0 +1,44 @@
+"""Single items: read one, submit an answer, fetch its media."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from hitloop.api.deps import Ctx, User
+from hitloop.api.errors import ERROR_RESPONSES
+from hitloop.schemas import AnnotationIn, AnnotationOut, ItemOut
+from hitloop.services import annotations, items
+
+router = APIRouter(prefix="/api/items", tags=["items"], responses=ERROR_RESPONSES)
+
+
+@router.get("/{item_id}", response_model=ItemOut)
+def get_item(item_id: int, ctx: Ctx, _user: User) -> ItemOut:
+    return items.get_item(ctx.db, item_id)
+
+
+@router.post("/{item_id}/annotations", response_model=AnnotationOut, status_code=201)
+def submit(item_id: int, body: AnnotationIn, ctx: Ctx, user: User, response: Response) -> AnnotationOut:
+    out = annotations.submit(ctx.db, user.id, item_id, body)
+    if out.replayed:
+        response.status_code = 200
+    return out
+
+
+@router.get(
+    "/{item_id}/media",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+)
+def media(item_id: int, request: Request, ctx: Ctx, _user: User) -> Response:
+    _project_id, sha, content_type = items.get_media(ctx.db, item_id)
+    headers = {
+        "ETag": f'"{sha}"',
+        # Content-addressed: the bytes behind this URL never change.
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == f'"{sha}"':
+        return Response(status_code=304, headers=headers)
+    path = ctx.media.path_for(sha)
+    return Response(path.read_bytes(), media_type=content_type, headers=headers)

@@ -1,0 +1,237 @@
+"""Projects and what belongs to them: items, the queue, history, export."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+
+from hitloop.api.deps import Ctx, User
+from hitloop.api.errors import ERROR_RESPONSES
+from hitloop.errors import InputError, PayloadTooLargeError
+from hitloop.schemas import (
+    AddItemsRequest,
+    AddItemsResult,
+    AnnotationOut,
+    ImportResult,
+    ItemOut,
+    NextResponse,
+    ProjectCreate,
+    ProjectOut,
+)
+from hitloop.services import annotations, items, projects, queue
+
+router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
+
+UPLOAD_CHUNK = 1024 * 1024
+
+
+class NextRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    count: int = Field(default=1, ge=1, le=50)
+    have: list[int] = Field(default_factory=list, max_length=100)
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    item_ids: list[int] = Field(max_length=100)
+
+
+class ReleaseResult(BaseModel):
+    released: int
+
+
+class HistoryEntry(BaseModel):
+    annotation: AnnotationOut
+    item: ItemOut
+
+
+class ImagesResult(BaseModel):
+    item_ids: list[int]
+
+
+@router.get("", response_model=list[ProjectOut])
+def list_projects(ctx: Ctx, _user: User) -> list[ProjectOut]:
+    return projects.list_projects(ctx.db)
+
+
+@router.post("", response_model=ProjectOut, status_code=201)
+def create_project(body: ProjectCreate, ctx: Ctx, user: User) -> ProjectOut:
+    return projects.create_project(ctx.db, user.id, body)
+
+
+@router.get("/{project_id}", response_model=ProjectOut)
+def get_project(project_id: int, ctx: Ctx, _user: User) -> ProjectOut:
+    return projects.get_project(ctx.db, project_id, with_stats=True)
+
+
+@router.post("/{project_id}/items", response_model=AddItemsResult, status_code=201)
+def add_items(project_id: int, body: AddItemsRequest, ctx: Ctx, user: User) -> AddItemsResult:
+    ids = items.add_items(ctx.db, project_id, user.id, body.items, ctx.limits)
+    return AddItemsResult(created=len(ids), item_ids=ids)
+
+
+async def _spool(upload: UploadFile, limit: int, suffix: str = "") -> Path:
+    """Copy an upload to a temporary file, refusing it past ``limit`` bytes."""
+    total = 0
+    with tempfile.NamedTemporaryFile(delete=False, suffix=suffix, prefix="hitloop-upload-") as out:
+        path = Path(out.name)
+        try:
+            while chunk := await upload.read(UPLOAD_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise PayloadTooLargeError(
+                        f"upload is larger than {limit} bytes", file=upload.filename or "upload"
+                    )
+                out.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    return path
+
+
+@router.post("/{project_id}/images", response_model=ImagesResult, status_code=201)
+async def upload_images(
+    project_id: int, ctx: Ctx, user: User, files: Annotated[list[UploadFile], File()]
+) -> ImagesResult:
+    ids = []
+    for upload in files:
+        path = await _spool(upload, ctx.settings.max_upload_bytes)
+        try:
+            data = path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+        name = Path(upload.filename or "upload").name
+        ids.append(
+            items.add_image(ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits)
+        )
+    return ImagesResult(item_ids=ids)
+
+
+@router.post("/{project_id}/import", response_model=ImportResult, status_code=201)
+async def import_file(
+    project_id: int,
+    ctx: Ctx,
+    user: User,
+    file: Annotated[UploadFile, File()],
+    format: Annotated[Literal["jsonl", "csv", "parquet"] | None, Form()] = None,
+    text_field: Annotated[str, Form(max_length=200)] = "text",
+    id_field: Annotated[str | None, Form(max_length=200)] = None,
+) -> ImportResult:
+    """Import a JSONL, CSV or Parquet file of text items (all-or-nothing)."""
+    from hitloop.formats import open_reader
+
+    name = Path(file.filename or "upload").name
+    suffix = Path(name).suffix.lower()
+    fmt = format or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
+    if fmt is None:
+        raise InputError("cannot tell the file's format; pass format=jsonl|csv|parquet", file=name)
+    path = await _spool(file, ctx.settings.max_upload_bytes, suffix=f".{fmt}")
+    try:
+        reader = open_reader(path, format=fmt, text_field=text_field, id_field=id_field)
+        records = _renamed(reader, name)
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(
+            items.import_records,
+            ctx.db,
+            ctx.media,
+            project_id,
+            user.id,
+            records,
+            source=name,
+            limits=ctx.limits,
+            batch_size=ctx.settings.import_batch_size,
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _renamed(records, name):  # type: ignore[no-untyped-def]
+    """Report errors against the uploaded file's name, not the temporary path."""
+    from hitloop.errors import HitloopError
+
+    try:
+        yield from records
+    except HitloopError as exc:
+        exc.file = name
+        raise
+
+
+@router.post("/{project_id}/next", response_model=NextResponse)
+def next_items(project_id: int, ctx: Ctx, user: User, body: NextRequest | None = None) -> NextResponse:
+    body = body or NextRequest()
+    return NextResponse(
+        items=queue.next_items(
+            ctx.db,
+            project_id,
+            user.id,
+            count=body.count,
+            have=body.have,
+            lease_seconds=ctx.settings.lease_seconds,
+            max_leases=ctx.settings.max_leases_per_user,
+        )
+    )
+
+
+@router.post("/{project_id}/release", response_model=ReleaseResult)
+def release(project_id: int, body: ReleaseRequest, ctx: Ctx, user: User) -> ReleaseResult:
+    return ReleaseResult(released=queue.release_items(ctx.db, project_id, user.id, body.item_ids))
+
+
+@router.get("/{project_id}/history", response_model=list[HistoryEntry])
+def history(
+    project_id: int, ctx: Ctx, user: User, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[HistoryEntry]:
+    projects.get_project(ctx.db, project_id)
+    return [HistoryEntry(**h) for h in annotations.history(ctx.db, project_id, user.id, limit=limit)]
+
+
+_MEDIA_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+@router.get("/{project_id}/export", response_class=StreamingResponse)
+def export(
+    project_id: int,
+    ctx: Ctx,
+    _user: User,
+    format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
+    include_skipped: bool = False,
+) -> StreamingResponse:
+    from hitloop.formats import iter_csv, iter_jsonl, write_parquet
+
+    projects.get_project(ctx.db, project_id)
+    rows = annotations.iter_export_rows(ctx.db, project_id, include_skipped=include_skipped)
+    headers = {"Content-Disposition": f'attachment; filename="project-{project_id}.{format}"'}
+    if format == "jsonl":
+        return StreamingResponse(iter_jsonl(rows), media_type=_MEDIA_TYPES[format], headers=headers)
+    if format == "csv":
+        body = iter_csv(rows, annotations.EXPORT_COLUMNS)
+        return StreamingResponse(body, media_type=_MEDIA_TYPES[format], headers=headers)
+    tmp = Path(tempfile.mkstemp(suffix=".parquet", prefix="hitloop-export-")[1])
+    write_parquet(rows, tmp, columns=annotations.EXPORT_COLUMNS)
+
+    def _file():  # type: ignore[no-untyped-def]
+        with tmp.open("rb") as f:
+            while chunk := f.read(UPLOAD_CHUNK):
+                yield chunk
+
+    return StreamingResponse(
+        _file(),
+        media_type=_MEDIA_TYPES[format],
+        headers=headers,
+        background=BackgroundTask(lambda: tmp.unlink(missing_ok=True)),
+    )
+
+
+_ = json  # keep import for future streaming encoders

@@ -1,0 +1,201 @@
+"""The tables. Times are UNIX seconds (float) so SQLite and PostgreSQL compare them alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Annotation",
+    "ApiToken",
+    "Base",
+    "Event",
+    "ImportRun",
+    "Item",
+    "Media",
+    "Membership",
+    "Project",
+    "Session",
+    "User",
+]
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    revoked_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class Session(Base):
+    """A browser login. The cookie holds the secret; the row holds its hash."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(20))
+    modality: Mapped[str] = mapped_column(String(20))
+    labels: Mapped[list[Any]] = mapped_column(JsonType)
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    overlap: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Membership(Base):
+    """A person's role in a project (roles are enforced by the teams work; owner for now)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Media(Base):
+    """A stored file, addressed by the SHA-256 of its bytes."""
+
+    __tablename__ = "media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class ImportRun(Base):
+    """One import. Its items stay ``staged`` (invisible) until it finishes."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20))  # running, done, failed
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    started_at: Mapped[float] = mapped_column(Double)
+    # Bumped after every batch; a running import whose heartbeat is old was cut short.
+    heartbeat_at: Mapped[float] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        # The queue: "next item" is one seek down this index (DESIGN 4.1).
+        Index("ix_items_queue", "project_id", "state", "priority", "id"),
+        Index("ix_items_import", "import_id"),
+        Index("ix_items_external", "project_id", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    priority: Mapped[float] = mapped_column(Double, default=0.0)
+    state: Mapped[str] = mapped_column(String(10))
+    leased_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Double, nullable=True)
+    n_answers: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(20), default="import")
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Annotation(Base):
+    """One person's answer to one item. Edits supersede; nothing is overwritten."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_key", name="uq_annotations_client_key"),
+        Index("ix_annotations_item_user", "item_id", "user_id"),
+        Index("ix_annotations_project", "project_id", "id"),
+        Index("ix_annotations_user_recent", "user_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    value: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    # The single label of a classify answer, kept apart for fast label counts.
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    client_key: Mapped[str] = mapped_column(String(64))
+    seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Event(Base):
+    """Append-only audit log: who did what to which object, and when."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    project_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(50))
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[float] = mapped_column(Double)

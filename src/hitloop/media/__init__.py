@@ -1,0 +1,5 @@
+"""Content-addressed file store for images and audio."""
+
+from hitloop.media.store import MediaStore
+
+__all__ = ["MediaStore"]

@@ -1,0 +1,151 @@
+"""Wire schemas: the JSON bodies of the HTTP API.
+
+Shared by the server (``hitloop.api``) and the SDK (``hitloop.client``); this
+module imports nothing but pydantic and :mod:`hitloop.types`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hitloop.types import Modality, TaskType
+
+__all__ = [
+    "AddItemsRequest",
+    "AddItemsResult",
+    "AnnotationIn",
+    "AnnotationOut",
+    "ImportResult",
+    "ItemIn",
+    "ItemOut",
+    "LoginRequest",
+    "NextResponse",
+    "ProjectCreate",
+    "ProjectOut",
+    "ProjectStats",
+    "TokenCreate",
+    "TokenOut",
+    "UserCreate",
+    "UserOut",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginRequest(_Strict):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class UserCreate(_Strict):
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=8, max_length=1000)
+    is_admin: bool = False
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    is_admin: bool
+
+
+class TokenCreate(_Strict):
+    name: str = Field(default="token", min_length=1, max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    token: str | None = Field(default=None, description="The secret; returned once, at creation.")
+
+
+class ProjectCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    task: TaskType = TaskType.CLASSIFY
+    modality: Modality = Modality.TEXT
+    labels: list[str]
+    instructions: str = Field(default="", max_length=20_000)
+
+    model_config = ConfigDict(extra="forbid", strict=True, use_enum_values=False)
+
+
+class ProjectStats(BaseModel):
+    total: int
+    labeled: int
+    skipped: int
+    annotations: int
+    distribution: dict[str, int]
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    task: TaskType
+    modality: Modality
+    labels: list[str]
+    instructions: str
+    created_at: datetime
+    stats: ProjectStats | None = None
+
+
+class ItemIn(_Strict):
+    text: str | None = None
+    external_id: str | None = Field(default=None, max_length=500)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class AddItemsRequest(_Strict):
+    items: list[ItemIn] = Field(max_length=10_000)
+
+
+class AddItemsResult(BaseModel):
+    created: int
+    item_ids: list[int]
+
+
+class ImportResult(BaseModel):
+    created: int
+    source: str
+
+
+class ItemOut(BaseModel):
+    id: int
+    project_id: int
+    external_id: str | None
+    text: str | None
+    media_url: str | None
+    meta: dict[str, Any]
+    state: str
+    lease_until: datetime | None = None
+
+
+class NextResponse(BaseModel):
+    items: list[ItemOut]
+
+
+class AnnotationIn(_Strict):
+    value: dict[str, Any] | None = None
+    skip: bool = False
+    client_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    seconds: float | None = Field(default=None, ge=0, le=86_400)
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class AnnotationOut(BaseModel):
+    id: int
+    item_id: int
+    user_id: int
+    value: dict[str, Any] | None
+    skipped: bool
+    client_key: str
+    seconds: float | None
+    created_at: datetime
+    superseded_by: int | None = None
+    replayed: bool = Field(default=False, description="True when this submit repeated an earlier client_key.")

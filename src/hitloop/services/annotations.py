@@ -1,0 +1,256 @@
+"""Submitting, editing and listing annotations.
+
+A submit is idempotent on ``(user, client_key)``: a retry returns the first
+result. Answering an item twice supersedes the earlier answer (it stays in the
+table with ``superseded_by`` set), so history is never destroyed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import Annotation, Item, Project, User
+from hitloop.errors import ConflictError, InputError, NotFoundError
+from hitloop.schemas import AnnotationIn, AnnotationOut
+from hitloop.services.queue import ITEM_COLUMNS, item_out
+from hitloop.types import ItemState, TaskType, validate_value
+
+__all__ = ["EXPORT_COLUMNS", "history", "iter_export_rows", "submit"]
+
+items = Item.__table__
+annotations = Annotation.__table__
+projects = Project.__table__
+
+_ANNOTATION_COLUMNS = (
+    annotations.c.id,
+    annotations.c.item_id,
+    annotations.c.user_id,
+    annotations.c.value,
+    annotations.c.skipped,
+    annotations.c.client_key,
+    annotations.c.seconds,
+    annotations.c.created_at,
+    annotations.c.superseded_by,
+)
+
+
+def _out(row: Any, *, replayed: bool = False) -> AnnotationOut:
+    return AnnotationOut(
+        id=row.id,
+        item_id=row.item_id,
+        user_id=row.user_id,
+        value=row.value,
+        skipped=row.skipped,
+        client_key=row.client_key,
+        seconds=row.seconds,
+        created_at=row.created_at,
+        superseded_by=row.superseded_by,
+        replayed=replayed,
+    )
+
+
+def submit(
+    db: Database,
+    user_id: int,
+    item_id: int,
+    body: AnnotationIn,
+    *,
+    project_id: int | None = None,
+    now: float | None = None,
+) -> AnnotationOut:
+    """Record one person's answer (or skip) for one item."""
+    now = time.time() if now is None else now
+    try:
+        return _submit(db, user_id, item_id, body, project_id, now)
+    except IntegrityError:
+        # A concurrent retry with the same client key won the race: return its result.
+        with db.read() as s:
+            row = s.execute(
+                select(*_ANNOTATION_COLUMNS).where(
+                    annotations.c.user_id == user_id, annotations.c.client_key == body.client_key
+                )
+            ).first()
+        if row is None:
+            raise
+        return _out(row, replayed=True)
+
+
+def _submit(
+    db: Database, user_id: int, item_id: int, body: AnnotationIn, project_id: int | None, now: float
+) -> AnnotationOut:
+    with db.write() as s:
+        # Lock the item first (PostgreSQL); SQLite is already serialized by BEGIN IMMEDIATE.
+        item = s.execute(
+            select(
+                items.c.id,
+                items.c.project_id,
+                items.c.state,
+                items.c.leased_by,
+                items.c.lease_until,
+                items.c.n_answers,
+            )
+            .where(items.c.id == item_id)
+            .with_for_update()
+        ).first()
+        if (
+            item is None
+            or item.state == ItemState.STAGED.value
+            or (project_id is not None and item.project_id != project_id)
+        ):
+            raise NotFoundError(f"item {item_id} not found", field="item_id")
+        replay = s.execute(
+            select(*_ANNOTATION_COLUMNS).where(
+                annotations.c.user_id == user_id, annotations.c.client_key == body.client_key
+            )
+        ).first()
+        if replay is not None:
+            if replay.item_id != item_id:
+                raise ConflictError("this client_key was already used for another item", field="client_key")
+            return _out(replay, replayed=True)
+
+        project = s.execute(
+            select(projects.c.task, projects.c.labels, projects.c.overlap).where(
+                projects.c.id == item.project_id
+            )
+        ).one()
+        if body.skip:
+            if body.value is not None:
+                raise InputError("a skip carries no value", field="value")
+            value, label = None, None
+        else:
+            if body.value is None:
+                raise InputError("an answer needs a value (or skip: true)", field="value")
+            value = validate_value(project.task, list(project.labels), body.value)
+            label = value["label"] if project.task == TaskType.CLASSIFY.value else None
+
+        previous = s.execute(
+            select(annotations.c.id, annotations.c.skipped).where(
+                annotations.c.item_id == item_id,
+                annotations.c.user_id == user_id,
+                annotations.c.superseded_by.is_(None),
+            )
+        ).first()
+        leased_to_other = (
+            item.state == ItemState.LEASED.value
+            and item.leased_by != user_id
+            and (item.lease_until or 0.0) > now
+        )
+        if previous is None:
+            if leased_to_other:
+                raise ConflictError(f"item {item_id} is reserved by another annotator", field="item_id")
+            if item.state == ItemState.DONE.value:
+                raise ConflictError(f"item {item_id} already has all the answers it needs", field="item_id")
+
+        new_id = s.execute(
+            insert(annotations)
+            .values(
+                item_id=item_id,
+                project_id=item.project_id,
+                user_id=user_id,
+                value=value,
+                label=label,
+                skipped=body.skip,
+                client_key=body.client_key,
+                seconds=body.seconds,
+                created_at=now,
+            )
+            .returning(annotations.c.id)
+        ).scalar_one()
+        counted_before = previous is not None and not previous.skipped
+        n_answers = item.n_answers - int(counted_before) + int(not body.skip)
+        if previous is not None:
+            s.execute(update(annotations).where(annotations.c.id == previous.id).values(superseded_by=new_id))
+        changes: dict[str, Any] = {"n_answers": n_answers}
+        if not leased_to_other:
+            done = n_answers >= project.overlap
+            changes.update(
+                state=ItemState.DONE.value if done else ItemState.OPEN.value,
+                leased_by=None,
+                lease_until=None,
+            )
+        s.execute(update(items).where(items.c.id == item_id).values(**changes))
+        return AnnotationOut(
+            id=new_id,
+            item_id=item_id,
+            user_id=user_id,
+            value=value,
+            skipped=body.skip,
+            client_key=body.client_key,
+            seconds=body.seconds,
+            created_at=now,  # type: ignore[arg-type]
+        )
+
+
+def history(db: Database, project_id: int, user_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The user's latest answers in a project, newest first, with their items."""
+    with db.read() as s:
+        rows = s.execute(
+            select(*_ANNOTATION_COLUMNS)
+            .where(
+                annotations.c.project_id == project_id,
+                annotations.c.user_id == user_id,
+                annotations.c.superseded_by.is_(None),
+            )
+            .order_by(annotations.c.id.desc())
+            .limit(limit)
+        ).all()
+        ids = [r.item_id for r in rows]
+        by_id = {r.id: r for r in s.execute(select(*ITEM_COLUMNS).where(items.c.id.in_(ids)))} if ids else {}
+    return [{"annotation": _out(r), "item": item_out(by_id[r.item_id])} for r in rows]
+
+
+EXPORT_COLUMNS = [
+    "annotation_id",
+    "item_id",
+    "external_id",
+    "text",
+    "media_sha256",
+    "meta",
+    "annotator",
+    "label",
+    "value",
+    "skipped",
+    "seconds",
+    "created_at",
+]
+
+
+def iter_export_rows(
+    db: Database, project_id: int, *, include_skipped: bool = False, chunk: int = 10_000
+) -> Iterator[dict[str, Any]]:
+    """Stream the project's current (not superseded) annotations, oldest first."""
+    with db.read() as s:
+        if s.get(Project, project_id) is None:
+            raise NotFoundError(f"project {project_id} not found", field="project_id")
+        query = (
+            select(
+                annotations.c.id,
+                annotations.c.item_id,
+                items.c.external_id,
+                items.c.text,
+                items.c.media_sha256,
+                items.c.meta,
+                User.__table__.c.username,
+                annotations.c.label,
+                annotations.c.value,
+                annotations.c.skipped,
+                annotations.c.seconds,
+                annotations.c.created_at,
+            )
+            .join(items, items.c.id == annotations.c.item_id)
+            .join(User.__table__, User.__table__.c.id == annotations.c.user_id)
+            .where(annotations.c.project_id == project_id, annotations.c.superseded_by.is_(None))
+            .order_by(annotations.c.id)
+        )
+        if not include_skipped:
+            query = query.where(annotations.c.skipped.is_(False))
+        result = s.execute(query.execution_options(yield_per=chunk))
+        names = EXPORT_COLUMNS
+        for row in result:
+            yield dict(zip(names, row, strict=True))

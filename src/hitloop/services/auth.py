@@ -1,0 +1,177 @@
+"""Users, API tokens and browser sessions."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import ApiToken, Session, User
+from hitloop.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from hitloop.services.audit import record_event
+from hitloop.services.passwords import hash_password, verify_password
+
+__all__ = [
+    "CurrentUser",
+    "create_session",
+    "create_token",
+    "create_user",
+    "end_session",
+    "list_tokens",
+    "list_users",
+    "login",
+    "resolve_session",
+    "resolve_token",
+    "revoke_token",
+    "token_hash",
+]
+
+TOKEN_PREFIX = "hl_"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: int
+    username: str
+    is_admin: bool
+    csrf_token: str | None = None  # set when authenticated by a session cookie
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _user(row: User, csrf: str | None = None) -> CurrentUser:
+    return CurrentUser(id=row.id, username=row.username, is_admin=row.is_admin, csrf_token=csrf)
+
+
+def create_user(db: Database, username: str, password: str, *, is_admin: bool = False) -> CurrentUser:
+    username = username.strip()
+    if not username or len(username) > 100:
+        raise InputError("a username is 1 to 100 characters", field="username")
+    if len(password) < 8:
+        raise InputError("a password has at least 8 characters", field="password")
+    with db.write() as s:
+        if s.scalar(select(User.id).where(User.username == username)) is not None:
+            raise ConflictError(f"user {username!r} already exists", field="username")
+        row = User(
+            username=username,
+            password_hash=hash_password(password),
+            is_admin=is_admin,
+            is_active=True,
+            created_at=time.time(),
+        )
+        s.add(row)
+        s.flush()
+        record_event(s, row.id, None, "user.create", "user", row.id, {"username": username})
+        return _user(row)
+
+
+def list_users(db: Database) -> list[CurrentUser]:
+    with db.read() as s:
+        return [_user(u) for u in s.scalars(select(User).order_by(User.id))]
+
+
+def login(db: Database, username: str, password: str) -> CurrentUser:
+    """Check a username and password; the same error whichever part is wrong."""
+    with db.read() as s:
+        row = s.scalar(select(User).where(User.username == username))
+    if row is None or not row.is_active:
+        # Spend the same time as a real check so timing does not reveal usernames.
+        verify_password(password, _dummy_hash())
+        raise AuthenticationError("wrong username or password")
+    if not verify_password(password, row.password_hash):
+        raise AuthenticationError("wrong username or password")
+    return _user(row)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(8))
+
+
+def create_session(db: Database, user_id: int, *, days: int) -> tuple[str, str]:
+    """Start a browser session; returns (cookie secret, CSRF token)."""
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = time.time()
+    with db.write() as s:
+        s.add(
+            Session(
+                user_id=user_id,
+                token_hash=token_hash(secret),
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + days * 86400,
+            )
+        )
+        record_event(s, user_id, None, "session.create", "user", user_id, {})
+    return secret, csrf
+
+
+def resolve_session(db: Database, secret: str) -> CurrentUser | None:
+    with db.read() as s:
+        row = s.execute(
+            select(User, Session.csrf_token)
+            .join(Session, Session.user_id == User.id)
+            .where(Session.token_hash == token_hash(secret), Session.expires_at > time.time())
+        ).first()
+    if row is None or not row[0].is_active:
+        return None
+    return _user(row[0], csrf=row[1])
+
+
+def end_session(db: Database, secret: str) -> None:
+    with db.write() as s:
+        s.execute(update(Session).where(Session.token_hash == token_hash(secret)).values(expires_at=0.0))
+
+
+def create_token(db: Database, user_id: int, name: str = "token") -> tuple[ApiToken, str]:
+    """Create an API token; the secret is returned here once and stored only hashed."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.write() as s:
+        row = ApiToken(user_id=user_id, name=name, token_hash=token_hash(secret), created_at=time.time())
+        s.add(row)
+        s.flush()
+        record_event(s, user_id, None, "token.create", "api_token", row.id, {"name": name})
+    return row, secret
+
+
+def list_tokens(db: Database, user_id: int) -> list[ApiToken]:
+    with db.read() as s:
+        return list(
+            s.scalars(
+                select(ApiToken)
+                .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                .order_by(ApiToken.id)
+            )
+        )
+
+
+def revoke_token(db: Database, user_id: int, token_id: int) -> None:
+    with db.write() as s:
+        done = s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotFoundError(f"token {token_id} not found")
+        record_event(s, user_id, None, "token.revoke", "api_token", token_id, {})
+
+
+def resolve_token(db: Database, secret: str) -> CurrentUser | None:
+    with db.read() as s:
+        row = s.scalar(
+            select(User)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == token_hash(secret), ApiToken.revoked_at.is_(None))
+        )
+    if row is None or not row.is_active:
+        return None
+    return _user(row)

@@ -1,0 +1,359 @@
+"""Adding items: small JSON batches, single image uploads, and streamed imports.
+
+Imports are all-or-nothing. Rows are written in short transactions (so
+annotators are never blocked for long) in the ``staged`` state, invisible to
+the queue; when the whole source has been read they are published in one
+statement. If anything fails, the staged rows are deleted and the import is
+marked failed; on restart, :func:`cleanup_interrupted_imports` removes the rows
+of an import that a crash cut short.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import delete, insert, select, update
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import ImportRun, Item, Media, Project
+from hitloop.errors import ConflictError, HitloopError, InputError, NotFoundError, PayloadTooLargeError
+from hitloop.media.store import MediaStore
+from hitloop.schemas import ImportResult, ItemIn, ItemOut
+from hitloop.services.audit import record_event
+from hitloop.services.queue import ITEM_COLUMNS, item_out
+from hitloop.types import ItemState, Modality
+
+__all__ = [
+    "ItemLimits",
+    "add_image",
+    "add_items",
+    "cleanup_interrupted_imports",
+    "get_item",
+    "get_media",
+    "import_records",
+]
+
+items = Item.__table__
+media_table = Media.__table__
+
+
+class RecordLike(Protocol):
+    line: int
+    text: str | None
+    image_path: Path | None
+    external_id: str | None
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemLimits:
+    max_text_chars: int = 100_000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+
+
+def _project(s: Any, project_id: int) -> Any:
+    row = s.execute(
+        select(Project.__table__.c.id, Project.__table__.c.modality).where(
+            Project.__table__.c.id == project_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"project {project_id} not found", field="project_id")
+    return row
+
+
+def _check_text(text: Any, limits: ItemLimits, *, field: str, file: str | None, line: int | None) -> str:
+    if not isinstance(text, str):
+        raise InputError("text must be a string", field=field, file=file, line=line)
+    if not text.strip():
+        raise InputError("text is empty", field=field, file=file, line=line)
+    if len(text) > limits.max_text_chars:
+        raise InputError(
+            f"text is longer than {limits.max_text_chars} characters", field=field, file=file, line=line
+        )
+    if "\x00" in text:
+        raise InputError("text contains a NUL character", field=field, file=file, line=line)
+    return text
+
+
+def add_items(
+    db: Database, project_id: int, user_id: int | None, new: Sequence[ItemIn], limits: ItemLimits
+) -> list[int]:
+    """Add text items from a JSON request, in one transaction."""
+    now = time.time()
+    rows = []
+    for i, item in enumerate(new):
+        rows.append(
+            {
+                "project_id": project_id,
+                "external_id": item.external_id,
+                "text": _check_text(item.text, limits, field=f"items[{i}].text", file=None, line=None),
+                "meta": item.meta,
+                "priority": 0.0,
+                "state": ItemState.OPEN.value,
+                "n_answers": 0,
+                "source": "api",
+                "created_at": now,
+            }
+        )
+    with db.write() as s:
+        project = _project(s, project_id)
+        if project.modality != Modality.TEXT.value:
+            raise InputError(
+                f"project {project_id} holds {project.modality} items; upload files instead", field="items"
+            )
+        if not rows:
+            return []
+        ids = list(s.scalars(insert(items).returning(items.c.id), rows))
+        record_event(s, user_id, project_id, "items.add", "project", project_id, {"count": len(ids)})
+        return ids
+
+
+def _store_image(
+    store: MediaStore, s: Any, data: bytes, name: str, limits: ItemLimits, line: int | None = None
+) -> str:
+    from hitloop.formats.images import check_image
+
+    if len(data) > limits.max_upload_bytes:
+        raise PayloadTooLargeError(
+            f"file is larger than {limits.max_upload_bytes} bytes", file=name, line=line
+        )
+    info = check_image(data, max_pixels=limits.max_image_pixels, name=name)
+    sha = store.put(data)
+    if s.get(Media, sha) is None:
+        s.add(
+            Media(
+                sha256=sha,
+                content_type=info.content_type,
+                size=len(data),
+                width=info.width,
+                height=info.height,
+                created_at=time.time(),
+            )
+        )
+        s.flush()
+    return sha
+
+
+def add_image(
+    db: Database,
+    store: MediaStore,
+    project_id: int,
+    user_id: int | None,
+    data: bytes,
+    *,
+    filename: str,
+    limits: ItemLimits,
+    meta: dict[str, Any] | None = None,
+) -> int:
+    """Add one uploaded image as an item. ``filename`` is kept as metadata only."""
+    with db.write() as s:
+        project = _project(s, project_id)
+        if project.modality != Modality.IMAGE.value:
+            raise InputError(f"project {project_id} holds {project.modality} items, not images", field="file")
+        sha = _store_image(store, s, data, filename, limits)
+        item_id = s.execute(
+            insert(items)
+            .values(
+                project_id=project_id,
+                external_id=filename[:500],
+                text=None,
+                media_sha256=sha,
+                meta=meta or {"filename": filename[:500]},
+                priority=0.0,
+                state=ItemState.OPEN.value,
+                n_answers=0,
+                source="upload",
+                created_at=time.time(),
+            )
+            .returning(items.c.id)
+        ).scalar_one()
+        record_event(s, user_id, project_id, "items.add", "item", item_id, {"filename": filename[:200]})
+        return int(item_id)
+
+
+def import_records(
+    db: Database,
+    store: MediaStore,
+    project_id: int,
+    user_id: int | None,
+    records: Iterable[RecordLike],
+    *,
+    source: str,
+    limits: ItemLimits,
+    batch_size: int = 5_000,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import records all-or-nothing (see the module docstring)."""
+    now = time.time()
+    with db.write() as s:
+        project = _project(s, project_id)
+        run = ImportRun(
+            project_id=project_id,
+            source=source[:500],
+            state="running",
+            created_by=user_id,
+            started_at=now,
+            heartbeat_at=now,
+        )
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    is_image = project.modality == Modality.IMAGE.value
+    created = 0
+    try:
+        batch: list[dict[str, Any]] = []
+        for record in records:
+            batch.append(_row(db, store, project_id, run_id, record, is_image, source, limits, now))
+            if len(batch) >= batch_size:
+                _write_batch(db, run_id, batch)
+                created += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            _write_batch(db, run_id, batch)
+            created += len(batch)
+            if progress is not None:
+                progress(len(batch))
+        with db.write() as s:
+            finished = s.execute(
+                update(ImportRun.__table__)
+                .where(ImportRun.__table__.c.id == run_id, ImportRun.__table__.c.state == "running")
+                .values(state="done", created=created, finished_at=time.time())
+            )
+            if finished.rowcount != 1:
+                raise ConflictError(f"import {run_id} was cancelled while it ran; nothing was imported")
+            s.execute(
+                update(items)
+                .where(items.c.import_id == run_id, items.c.state == ItemState.STAGED.value)
+                .values(state=ItemState.OPEN.value)
+            )
+            record_event(
+                s, user_id, project_id, "items.import", "import", run_id, {"source": source, "count": created}
+            )
+    except BaseException as exc:
+        _discard(db, run_id, exc)
+        raise
+    return ImportResult(created=created, source=source)
+
+
+def _row(
+    db: Database,
+    store: MediaStore,
+    project_id: int,
+    run_id: int,
+    record: RecordLike,
+    is_image: bool,
+    source: str,
+    limits: ItemLimits,
+    now: float,
+) -> dict[str, Any]:
+    sha = None
+    text = None
+    if is_image:
+        if record.image_path is None:
+            raise InputError("no image path", file=source, line=record.line, field="image")
+        path = Path(record.image_path)
+        try:
+            size = path.stat().st_size
+            if size > limits.max_upload_bytes:
+                raise PayloadTooLargeError(
+                    f"image {path.name!r} is larger than {limits.max_upload_bytes} bytes",
+                    file=source,
+                    line=record.line,
+                )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read image {path.name!r}: {exc.strerror}",
+                file=source,
+                line=record.line,
+                field="image",
+            ) from None
+        with db.write() as s:
+            try:
+                sha = _store_image(store, s, data, str(path.name), limits, record.line)
+            except HitloopError as exc:
+                exc.file, exc.line = source, record.line
+                raise
+    else:
+        text = _check_text(record.text, limits, field="text", file=source, line=record.line)
+    return {
+        "project_id": project_id,
+        "external_id": record.external_id,
+        "text": text,
+        "media_sha256": sha,
+        "meta": record.meta,
+        "priority": 0.0,
+        "state": ItemState.STAGED.value,
+        "n_answers": 0,
+        "source": "import",
+        "import_id": run_id,
+        "created_at": now,
+    }
+
+
+def _write_batch(db: Database, run_id: int, batch: list[dict[str, Any]]) -> None:
+    with db.write() as s:
+        s.execute(insert(items), batch)
+        s.execute(
+            update(ImportRun.__table__)
+            .where(ImportRun.__table__.c.id == run_id)
+            .values(heartbeat_at=time.time())
+        )
+
+
+def _discard(db: Database, run_id: int, exc: BaseException) -> None:
+    message = exc.describe() if isinstance(exc, HitloopError) else f"{type(exc).__name__}: {exc}"
+    with db.write() as s:
+        s.execute(delete(items).where(items.c.import_id == run_id, items.c.state == ItemState.STAGED.value))
+        s.execute(
+            update(ImportRun.__table__)
+            .where(ImportRun.__table__.c.id == run_id)
+            .values(state="failed", error=message[:2000], finished_at=time.time())
+        )
+
+
+def cleanup_interrupted_imports(db: Database, *, stale_after_s: float = 300.0) -> int:
+    """Remove staged rows of imports a crash interrupted; returns how many imports.
+
+    An import counts as interrupted when it is still ``running`` but wrote no
+    batch for ``stale_after_s`` seconds (another process may be importing now).
+    """
+    cutoff = time.time() - stale_after_s
+    with db.read() as s:
+        running = list(
+            s.scalars(
+                select(ImportRun.id).where(ImportRun.state == "running", ImportRun.heartbeat_at < cutoff)
+            )
+        )
+    for run_id in running:
+        _discard(db, run_id, RuntimeError("interrupted (the process stopped during the import)"))
+    return len(running)
+
+
+def get_item(db: Database, item_id: int) -> ItemOut:
+    with db.read() as s:
+        row = s.execute(select(*ITEM_COLUMNS).where(items.c.id == item_id)).first()
+    if row is None or row.state == ItemState.STAGED.value:
+        raise NotFoundError(f"item {item_id} not found", field="item_id")
+    return item_out(row)
+
+
+def get_media(db: Database, item_id: int) -> tuple[int, str, str]:
+    """(project id, sha256, content type) of an item's file."""
+    with db.read() as s:
+        row = s.execute(
+            select(items.c.project_id, items.c.media_sha256, media_table.c.content_type)
+            .join(media_table, media_table.c.sha256 == items.c.media_sha256)
+            .where(items.c.id == item_id, items.c.state != ItemState.STAGED.value)
+        ).first()
+    if row is None:
+        raise NotFoundError(f"item {item_id} has no media", field="item_id")
+    return int(row.project_id), str(row.media_sha256), str(row.content_type)

@@ -1,0 +1,108 @@
+"""Create, list and describe projects."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import Annotation, Item, Membership, Project
+from hitloop.errors import InputError, NotFoundError
+from hitloop.schemas import ProjectCreate, ProjectOut, ProjectStats
+from hitloop.services.audit import record_event
+from hitloop.types import ItemState, Modality, TaskType, validate_labels
+
+__all__ = ["create_project", "get_project", "list_projects", "project_out", "project_stats"]
+
+
+def project_out(row: Project, stats: ProjectStats | None = None) -> ProjectOut:
+    return ProjectOut(
+        id=row.id,
+        name=row.name,
+        task=TaskType(row.task),
+        modality=Modality(row.modality),
+        labels=list(row.labels),
+        instructions=row.instructions,
+        created_at=row.created_at,  # type: ignore[arg-type]
+        stats=stats,
+    )
+
+
+def create_project(db: Database, user_id: int | None, spec: ProjectCreate) -> ProjectOut:
+    name = spec.name.strip()
+    if not name:
+        raise InputError("a project needs a name", field="name")
+    labels = validate_labels(spec.labels)
+    now = time.time()
+    with db.write() as s:
+        row = Project(
+            name=name,
+            task=TaskType(spec.task).value,
+            modality=Modality(spec.modality).value,
+            labels=labels,
+            instructions=spec.instructions,
+            settings={},
+            overlap=1,
+            created_by=user_id,
+            created_at=now,
+        )
+        s.add(row)
+        s.flush()
+        if user_id is not None:
+            s.add(Membership(project_id=row.id, user_id=user_id, role="owner", created_at=now))
+        record_event(s, user_id, row.id, "project.create", "project", row.id, {"name": name})
+        return project_out(row)
+
+
+def get_project(db: Database, project_id: int, *, with_stats: bool = False) -> ProjectOut:
+    with db.read() as s:
+        row = s.get(Project, project_id)
+        if row is None:
+            raise NotFoundError(f"project {project_id} not found", field="project_id")
+        stats = _stats(s, row) if with_stats else None
+        return project_out(row, stats)
+
+
+def list_projects(db: Database, *, with_stats: bool = True) -> list[ProjectOut]:
+    with db.read() as s:
+        rows = list(s.scalars(select(Project).order_by(Project.id)))
+        return [project_out(r, _stats(s, r) if with_stats else None) for r in rows]
+
+
+def project_stats(db: Database, project_id: int) -> ProjectStats:
+    return get_project(db, project_id, with_stats=True).stats  # type: ignore[return-value]
+
+
+def _stats(s: Any, project: Project) -> ProjectStats:
+    by_state = dict(
+        s.execute(
+            select(Item.state, func.count())
+            .where(Item.project_id == project.id, Item.state != ItemState.STAGED.value)
+            .group_by(Item.state)
+        ).all()
+    )
+    total = sum(by_state.values())
+    active = (Annotation.project_id == project.id) & Annotation.superseded_by.is_(None)
+    annotations = s.scalar(select(func.count()).where(active, Annotation.skipped.is_(False))) or 0
+    skipped = s.scalar(select(func.count()).where(active, Annotation.skipped.is_(True))) or 0
+    distribution: Counter[str] = Counter({name: 0 for name in project.labels})
+    if project.task == TaskType.CLASSIFY.value:
+        for label, count in s.execute(
+            select(Annotation.label, func.count())
+            .where(active, Annotation.skipped.is_(False))
+            .group_by(Annotation.label)
+        ):
+            distribution[label] += count
+    else:
+        for value in s.scalars(select(Annotation.value).where(active, Annotation.skipped.is_(False))):
+            distribution.update((value or {}).get("labels", []))
+    return ProjectStats(
+        total=total,
+        labeled=by_state.get(ItemState.DONE.value, 0),
+        skipped=skipped,
+        annotations=annotations,
+        distribution=dict(distribution),
+    )

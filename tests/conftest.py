@@ -1,0 +1,127 @@
+"""Shared fixtures.
+
+Database tests run on SQLite always, and on PostgreSQL too when
+``HITLOOP_TEST_DATABASE_URL`` is set (``.ci/run`` sets it). Each test session
+gets its own PostgreSQL schema, so concurrent runs do not collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hitloop.api.context import AppContext
+from hitloop.db.engine import Database
+from hitloop.db.tables import Base
+from hitloop.media.store import MediaStore
+from hitloop.settings import Settings
+
+PG_URL = os.environ.get("HITLOOP_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url() -> Iterator[str | None]:
+    """A PostgreSQL URL whose search_path is a fresh schema for this session."""
+    if not PG_URL:
+        yield None
+        return
+    schema = f"hl_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    migrated = Database(url)
+    migrated.upgrade()
+    migrated.dispose()
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _truncate(db: Database) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, pg_schema_url: str | None) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hitloop.db'}"
+    assert pg_schema_url is not None
+    return pg_schema_url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.resolved_database_url())
+    if not database.is_sqlite:
+        _truncate(database)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def media(settings: Settings) -> MediaStore:
+    return MediaStore(settings.media_dir)
+
+
+@pytest.fixture
+def ctx(settings: Settings, db: Database, media: MediaStore) -> AppContext:
+    return AppContext(settings=settings, db=db, media=media)
+
+
+@pytest.fixture
+def app(ctx: AppContext):  # type: ignore[no-untyped-def]
+    from hitloop.api import create_app
+
+    return create_app(context=ctx)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """An in-process HTTP client (no auth)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def admin(ctx: AppContext):  # type: ignore[no-untyped-def]
+    from hitloop.services import auth
+
+    return auth.create_user(ctx.db, "admin", "admin-password", is_admin=True)
+
+
+@pytest.fixture
+def token(ctx: AppContext, admin) -> str:  # type: ignore[no-untyped-def]
+    from hitloop.services import auth
+
+    return auth.create_token(ctx.db, admin.id, "test")[1]
+
+
+@pytest.fixture
+def auth_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def api(client, auth_headers):  # type: ignore[no-untyped-def]
+    """The in-process client, authenticated as an administrator."""
+    client.headers.update(auth_headers)
+    return client
