@@ -67,12 +67,11 @@ class TokenOut(BaseModel):
 
 class ProjectCreate(_Strict):
     name: str = Field(min_length=1, max_length=200)
-    task: TaskType = TaskType.CLASSIFY
-    modality: Modality = Modality.TEXT
+    # Enums arrive as strings in JSON, so they alone are validated leniently.
+    task: TaskType = Field(default=TaskType.CLASSIFY, strict=False)
+    modality: Modality = Field(default=Modality.TEXT, strict=False)
     labels: list[str]
     instructions: str = Field(default="", max_length=20_000)
-
-    model_config = ConfigDict(extra="forbid", strict=True, use_enum_values=False)
 
 
 class ProjectStats(BaseModel):

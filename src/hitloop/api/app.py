@@ -13,6 +13,7 @@ from hitloop.api.errors import install_error_handlers
 from hitloop.api.limits import BodySizeLimit
 from hitloop.api.routes import auth, items, projects
 from hitloop.settings import Settings, get_settings
+from hitloop.web.pages import install_web
 
 __all__ = ["create_app"]
 
@@ -51,11 +52,6 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(auth.router)
     app.include_router(projects.router)
     app.include_router(items.router)
-    try:
-        from hitloop.web.pages import install_web
-    except ImportError:  # the web package is optional while it is being built
-        pass
-    else:
-        install_web(app)
+    install_web(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     return app

@@ -9,6 +9,7 @@ PostgreSQL uses READ COMMITTED and ``FOR UPDATE SKIP LOCKED`` in the queue.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._write_lock = threading.Lock() if self.is_sqlite else None
         # Small per-process caches of the services (e.g. when leases were last swept).
         self.memo: dict[str, Any] = {}
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
@@ -48,8 +50,18 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in one write transaction, committed on success."""
-        with self._writer() as session, session.begin():
+        """A session in one write transaction, committed on success.
+
+        On SQLite, writers in this process take turns on a lock first: SQLite's
+        own busy handler sleeps in steps of up to 100 ms, which would turn
+        contention between threads into long stalls. Other processes still
+        wait through the busy timeout.
+        """
+        if self._write_lock is None:
+            with self._writer() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     @contextlib.contextmanager

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -136,8 +137,9 @@ class ImportRun(Base):
 class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
-        # The queue: "next item" is one seek down this index (DESIGN 4.1).
-        Index("ix_items_queue", "project_id", "state", "priority", "id"),
+        # The queue: "next item" is one seek down this index (DESIGN 4.1). Its order
+        # must match ORDER BY priority DESC, id exactly, or the database sorts.
+        Index("ix_items_queue", "project_id", "state", text("priority DESC"), "id"),
         Index("ix_items_import", "import_id"),
         Index("ix_items_external", "project_id", "external_id"),
     )

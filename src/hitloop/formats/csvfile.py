@@ -29,10 +29,10 @@ def read_csv(
     The header is line 1. A record's ``line`` is the physical line its row
     starts on, so a quoted newline inside a cell pushes later rows down, as
     an editor shows them. Blank lines are skipped; a row with more or fewer
-    cells than the header is an error. Every named field must be a column;
-    the other columns go into ``meta`` as strings. Cells longer than
-    :func:`csv.field_size_limit` (131,072 characters by default) are refused.
-    Errors surface while iterating.
+    cells than the header, or a quote left open, is an error. Every named
+    field must be a column; the other columns go into ``meta`` as strings.
+    Cells longer than :func:`csv.field_size_limit` (131,072 characters by
+    default) are refused. Errors surface while iterating.
     """
     source = Path(path)
     fields = FieldMap(
@@ -47,7 +47,7 @@ def read_csv(
     to_record = fields.to_record
     with io.TextIOWrapper(open_source(source), encoding="utf-8-sig", newline="") as handle:
         # The row-level reader (what DictReader wraps) tells where each row starts.
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, strict=True)
         end = 0
         try:
             header = next(reader, None)

@@ -12,8 +12,8 @@ from hitloop.errors import PayloadTooLargeError, UnsupportedMediaError
 
 __all__ = ["CONTENT_TYPES", "ImageInfo", "check_image"]
 
-# Pillow format name -> content type. MPO is how Pillow names a JPEG with an
-# extra preview picture (common from cameras); it is served as a JPEG.
+# Pillow format name -> content type. The JPEG opener also returns "MPO", a
+# JPEG with extra preview pictures (common from cameras); it counts as JPEG.
 CONTENT_TYPES: dict[str, str] = {
     "PNG": "image/png",
     "JPEG": "image/jpeg",
@@ -22,7 +22,7 @@ CONTENT_TYPES: dict[str, str] = {
     "WEBP": "image/webp",
     "TIFF": "image/tiff",
 }
-_OPENERS = (*CONTENT_TYPES, "MPO")
+_OPENERS = tuple(CONTENT_TYPES)
 _ALLOWED = "PNG, JPEG, GIF, BMP, WEBP or TIFF"
 # What Pillow raises on damaged input; anything else is a bug and propagates.
 _DAMAGED = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)

@@ -55,13 +55,23 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
+def _next_size(size: int, rows: int, chars: int) -> int:
+    """Rows for the next chunk of about CHUNK_CHARS, judged by the last one.
+
+    Growth is capped at double, so a run of small rows followed by large ones
+    cannot make one huge chunk.
+    """
+    guess = CHUNK_CHARS * rows // max(1, chars)
+    return max(1, min(_MAX_BATCH_ROWS, 2 * size, guess))
+
+
 def _jsonl_chunks(rows: Iterable[Row]) -> Iterator[tuple[bytes, int]]:
     iterator = iter(rows)
     size = 64
     while batch := list(islice(iterator, size)):
         text = "\n".join(map(_dumps, batch))
         yield _utf8(text + "\n"), len(batch)
-        size = max(1, min(_MAX_BATCH_ROWS, CHUNK_CHARS * len(batch) // max(1, len(text))))
+        size = _next_size(size, len(batch), len(text))
 
 
 def iter_jsonl(rows: Iterable[Row]) -> Iterator[bytes]:
@@ -110,7 +120,7 @@ def _csv_chunks(rows: Iterable[Row], columns: Sequence[str]) -> Iterator[tuple[b
             ]
         )
         written = buffer.tell() - start
-        size = max(1, min(_MAX_BATCH_ROWS, CHUNK_CHARS * len(batch) // max(1, written)))
+        size = _next_size(size, len(batch), written)
         yield _utf8(buffer.getvalue()), len(batch)
         buffer.seek(0)
         buffer.truncate()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import Select, and_, exists, select, update
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import Annotation, Item, Project
@@ -20,7 +20,7 @@ from hitloop.errors import NotFoundError
 from hitloop.schemas import ItemOut
 from hitloop.types import ItemState
 
-__all__ = ["ITEM_COLUMNS", "item_out", "next_items", "release_items", "sweep_expired_leases"]
+__all__ = ["ITEM_COLUMNS", "item_out", "next_items", "pick_query", "release_items", "sweep_expired_leases"]
 
 items = Item.__table__
 annotations = Annotation.__table__
@@ -77,6 +77,18 @@ def _maybe_sweep(db: Database, session: Any, project_id: int, now: float) -> Non
         sweep_expired_leases(session, project_id, now)
 
 
+def pick_query(project_id: int, user_id: int, limit: int) -> Select[tuple[int]]:
+    """The seek: open items of the project in queue order that the user has not answered."""
+    answered = exists().where(and_(annotations.c.item_id == items.c.id, annotations.c.user_id == user_id))
+    return (
+        select(items.c.id)
+        .where(items.c.project_id == project_id, items.c.state == OPEN, ~answered)
+        .order_by(items.c.priority.desc(), items.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def next_items(
     db: Database,
     project_id: int,
@@ -116,22 +128,19 @@ def next_items(
             s.execute(update(items).where(items.c.id.in_([r.id for r in out])).values(lease_until=until))
         room = min(count - len(out), max_leases - len(held))
         if room > 0:
-            answered = exists().where(
-                and_(annotations.c.item_id == items.c.id, annotations.c.user_id == user_id)
+            # Two statements rather than UPDATE ... IN (SELECT ... LIMIT): PostgreSQL may
+            # evaluate such a subquery more than once and lease more rows than asked.
+            picked = list(s.scalars(pick_query(project_id, user_id, room)))
+            taken = (
+                s.execute(
+                    update(items)
+                    .where(items.c.id.in_(picked), items.c.state == OPEN)
+                    .values(state=LEASED, leased_by=user_id, lease_until=until)
+                    .returning(*ITEM_COLUMNS)
+                ).all()
+                if picked
+                else []
             )
-            pick = (
-                select(items.c.id)
-                .where(items.c.project_id == project_id, items.c.state == OPEN, ~answered)
-                .order_by(items.c.priority.desc(), items.c.id)
-                .limit(room)
-                .with_for_update(skip_locked=True)
-            )
-            taken = s.execute(
-                update(items)
-                .where(items.c.id.in_(pick.scalar_subquery()), items.c.state == OPEN)
-                .values(state=LEASED, leased_by=user_id, lease_until=until)
-                .returning(*ITEM_COLUMNS)
-            ).all()
             taken.sort(key=lambda r: (-r.priority, r.id))
             out.extend(taken)
     return [item_out(r, state=LEASED, lease_until=until) for r in out]

@@ -176,7 +176,9 @@ def upgrade() -> None:
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.create_index("ix_items_external", ["project_id", "external_id"], unique=False)
         batch_op.create_index("ix_items_import", ["import_id"], unique=False)
-        batch_op.create_index("ix_items_queue", ["project_id", "state", "priority", "id"], unique=False)
+        batch_op.create_index(
+            "ix_items_queue", ["project_id", "state", sa.text("priority DESC"), "id"], unique=False
+        )
 
     op.create_table(
         "annotations",

@@ -1,0 +1,192 @@
+"""The page routes: log in, projects, a project, the labeling app.
+
+Each route parses its input, checks the session, calls one service and renders
+one typed context object (:mod:`hitloop.web.contexts`). Errors become an HTML
+page with the status the JSON API would give (:func:`hitloop.api.errors.status_for`);
+a page that needs a login redirects to the login form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.responses import RedirectResponse, Response
+
+from hitloop.api.deps import SESSION_COOKIE, Ctx
+from hitloop.api.errors import status_for
+from hitloop.errors import HitloopError, InputError
+from hitloop.services import auth, projects
+from hitloop.web.contexts import (
+    ErrorPage,
+    LabelPage,
+    LoginPage,
+    NewProjectPage,
+    ProjectForm,
+    ProjectPage,
+    ProjectsPage,
+    ProjectSummary,
+)
+from hitloop.web.forms import describe, parse_project_form
+from hitloop.web.rendering import STATIC_DIR, CachedStaticFiles, PageRenderer, static_versions
+from hitloop.web.session import (
+    LoginRequiredError,
+    check_csrf,
+    login_url,
+    page_user,
+    require_user,
+    safe_next,
+    set_session_cookie,
+)
+
+__all__ = ["install_web"]
+
+MAX_FIELD = 20_000  # characters of any one posted form field
+
+
+def _renderer(request: Request) -> PageRenderer:
+    renderer: PageRenderer = request.app.state.pages
+    return renderer
+
+
+class PageRoute(APIRoute):
+    """Routes whose errors render as pages instead of JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequiredError as exc:
+                return RedirectResponse(login_url(exc.next_url), status_code=303)
+            except HitloopError as exc:
+                return _error_page(request, status_for(exc), exc.message)
+            except RequestValidationError as exc:
+                first = exc.errors()[0] if exc.errors() else {}
+                loc = [str(p) for p in first.get("loc", ())]
+                if loc[:1] == ["path"]:
+                    return _error_page(request, 404, "there is no such page")
+                field = ".".join(loc[1:]) or "request"
+                return _error_page(request, 422, f"{field}: {first.get('msg', 'invalid input')}")
+
+        return route
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    user = page_user(request, request.app.state.ctx)
+    title = "Not found" if status == 404 else "Something went wrong"
+    page = ErrorPage(title=title, user=user, status=status, message=message)
+    return _renderer(request).render(request, "error.html", page, status_code=status)
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+FormText = Annotated[str, Form(max_length=MAX_FIELD)]
+
+
+@router.get("/login")
+def login_form(request: Request, ctx: Ctx, next: str = "/") -> Response:
+    if page_user(request, ctx) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _renderer(request).render(request, "login.html", LoginPage(next_url=safe_next(next)))
+
+
+@router.post("/login")
+def login_submit(
+    request: Request, ctx: Ctx, username: FormText = "", password: FormText = "", next: FormText = "/"
+) -> Response:
+    # No CSRF token here: a login starts a new session and rides on no existing one.
+    target = safe_next(next)
+    try:
+        user = auth.login(ctx.db, username.strip(), password)
+    except HitloopError as exc:
+        page = LoginPage(username=username, next_url=target, error=exc.message)
+        return _renderer(request).render(request, "login.html", page, status_code=status_for(exc))
+    secret, _csrf = auth.create_session(ctx.db, user.id, days=ctx.settings.session_days)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, ctx, secret)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, ctx: Ctx, csrf_token: FormText = "") -> Response:
+    user = require_user(request, ctx)
+    check_csrf(user, csrf_token)
+    auth.end_session(ctx.db, request.cookies[SESSION_COOKIE])
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def projects_page(request: Request, ctx: Ctx) -> Response:
+    user = require_user(request, ctx)
+    summaries = [ProjectSummary.of(p) for p in projects.list_projects(ctx.db)]
+    return _renderer(request).render(request, "projects.html", ProjectsPage(user=user, projects=summaries))
+
+
+@router.get("/projects/new")
+def new_project_form(request: Request, ctx: Ctx) -> Response:
+    user = require_user(request, ctx)
+    return _renderer(request).render(request, "project_new.html", NewProjectPage(user=user))
+
+
+@router.post("/projects/new")
+def new_project_submit(
+    request: Request,
+    ctx: Ctx,
+    csrf_token: FormText = "",
+    name: FormText = "",
+    task: FormText = "classify",
+    modality: FormText = "text",
+    labels: FormText = "",
+    instructions: FormText = "",
+) -> Response:
+    user = require_user(request, ctx)
+    check_csrf(user, csrf_token)
+    form = ProjectForm(name=name, task=task, modality=modality, labels=labels, instructions=instructions)
+    try:
+        created = projects.create_project(ctx.db, user.id, parse_project_form(form))
+    except InputError as exc:
+        page = NewProjectPage(user=user, form=form, error=describe(exc))
+        return _renderer(request).render(request, "project_new.html", page, status_code=422)
+    return RedirectResponse(f"/projects/{created.id}", status_code=303)
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, ctx: Ctx, project_id: int) -> Response:
+    user = require_user(request, ctx)
+    project = projects.get_project(ctx.db, project_id, with_stats=True)
+    page = ProjectPage(
+        title=project.name,
+        user=user,
+        json_url=f"/api/projects/{project_id}",
+        summary=ProjectSummary.of(project),
+        max_upload_bytes=ctx.settings.max_upload_bytes,
+    )
+    return _renderer(request).render(request, "project.html", page)
+
+
+@router.get("/projects/{project_id}/label")
+def label_page(request: Request, ctx: Ctx, project_id: int) -> Response:
+    user = require_user(request, ctx)
+    project = projects.get_project(ctx.db, project_id, with_stats=True)
+    page = LabelPage(
+        title=f"Label · {project.name}",
+        user=user,
+        json_url=f"/api/projects/{project_id}",
+        summary=ProjectSummary.of(project),
+    )
+    return _renderer(request).render(request, "label.html", page)
+
+
+def install_web(app: FastAPI) -> None:
+    """Mount ``/static`` and the pages on ``app``."""
+    versions = static_versions(STATIC_DIR)
+    app.state.pages = PageRenderer(versions)
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, versions=versions), name="static")
+    app.include_router(router)

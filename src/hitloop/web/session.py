@@ -1,0 +1,78 @@
+"""Who is looking at a page, and whether a form really came from our pages."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hitloop.api.context import AppContext
+from hitloop.api.deps import SESSION_COOKIE
+from hitloop.errors import PermissionDeniedError
+from hitloop.services.auth import CurrentUser, resolve_session
+
+__all__ = [
+    "LoginRequiredError",
+    "check_csrf",
+    "login_url",
+    "page_user",
+    "require_user",
+    "safe_next",
+    "set_session_cookie",
+]
+
+
+class LoginRequiredError(Exception):
+    """Raised by a page that needs a user; the page router redirects to the login form."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def page_user(request: Request, ctx: AppContext) -> CurrentUser | None:
+    """The user of the session cookie (pages accept no API tokens)."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    return resolve_session(ctx.db, secret) if secret else None
+
+
+def require_user(request: Request, ctx: AppContext) -> CurrentUser:
+    user = page_user(request, ctx)
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequiredError(safe_next(target))
+    return user
+
+
+def check_csrf(user: CurrentUser, sent: str) -> None:
+    """A form post must carry the session's CSRF token (another site cannot read it)."""
+    if not user.csrf_token or not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
+        raise PermissionDeniedError("this form expired or came from another site; reload the page and retry")
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never ``//host``, ``/\\host`` or ``scheme:``."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in target for ch in "\\\r\n\t") or len(target) > 2000:
+        return "/"
+    return target
+
+
+def login_url(next_url: str) -> str:
+    return "/login" if next_url == "/" else f"/login?next={quote(next_url, safe='/')}"
+
+
+def set_session_cookie(response: Response, ctx: AppContext, secret: str) -> None:
+    # The same attributes as the JSON API's login (hitloop.api.routes.auth); a test compares them.
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=ctx.settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )
