@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hitloop.db.engine import Database
+from hitloop.db.sql import Statement, json_in, json_out
 from hitloop.db.tables import Annotation, Item, Project, User
 from hitloop.errors import ConflictError, InputError, NotFoundError
 from hitloop.schemas import AnnotationIn, AnnotationOut
@@ -45,8 +46,8 @@ def _out(row: Any, *, replayed: bool = False) -> AnnotationOut:
         id=row.id,
         item_id=row.item_id,
         user_id=row.user_id,
-        value=row.value,
-        skipped=row.skipped,
+        value=json_out(row.value),
+        skipped=bool(row.skipped),
         client_key=row.client_key,
         seconds=row.seconds,
         created_at=row.created_at,
@@ -81,44 +82,46 @@ def submit(
         return _out(row, replayed=True)
 
 
+_A_COLS = "id, item_id, user_id, value, skipped, client_key, seconds, created_at, superseded_by"
+_LOCK_ITEM = Statement(
+    "SELECT id, project_id, state, leased_by, lease_until, n_answers FROM items WHERE id = :i {pg:FOR UPDATE}"
+)
+_REPLAY = Statement(f"SELECT {_A_COLS} FROM annotations WHERE user_id = :u AND client_key = :k")
+_PROJECT = Statement("SELECT task, labels, overlap FROM projects WHERE id = :p")
+_PREVIOUS = Statement(
+    "SELECT id, skipped FROM annotations WHERE item_id = :i AND user_id = :u AND superseded_by IS NULL"
+)
+_INSERT = Statement(
+    "INSERT INTO annotations"
+    " (item_id, project_id, user_id, value, label, skipped, client_key, seconds, created_at)"
+    " VALUES (:i, :p, :u, :value, :label, :skipped, :k, :seconds, :now) RETURNING id"
+)
+_SUPERSEDE = Statement("UPDATE annotations SET superseded_by = :new WHERE id = :old")
+_UPDATE_ITEM = Statement(
+    "UPDATE items SET n_answers = :n, state = :state, leased_by = NULL, lease_until = NULL WHERE id = :i"
+)
+_COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
+
+
 def _submit(
     db: Database, user_id: int, item_id: int, body: AnnotationIn, project_id: int | None, now: float
 ) -> AnnotationOut:
-    with db.write() as s:
+    with db.write_connection() as conn:
         # Lock the item first (PostgreSQL); SQLite is already serialized by BEGIN IMMEDIATE.
-        item = s.execute(
-            select(
-                items.c.id,
-                items.c.project_id,
-                items.c.state,
-                items.c.leased_by,
-                items.c.lease_until,
-                items.c.n_answers,
-            )
-            .where(items.c.id == item_id)
-            .with_for_update()
-        ).first()
+        item = _LOCK_ITEM.run(conn, {"i": item_id}).first()
         if (
             item is None
             or item.state == ItemState.STAGED.value
             or (project_id is not None and item.project_id != project_id)
         ):
             raise NotFoundError(f"item {item_id} not found", field="item_id")
-        replay = s.execute(
-            select(*_ANNOTATION_COLUMNS).where(
-                annotations.c.user_id == user_id, annotations.c.client_key == body.client_key
-            )
-        ).first()
+        replay = _REPLAY.run(conn, {"u": user_id, "k": body.client_key}).first()
         if replay is not None:
             if replay.item_id != item_id:
                 raise ConflictError("this client_key was already used for another item", field="client_key")
             return _out(replay, replayed=True)
 
-        project = s.execute(
-            select(projects.c.task, projects.c.labels, projects.c.overlap).where(
-                projects.c.id == item.project_id
-            )
-        ).one()
+        project = _PROJECT.run(conn, {"p": item.project_id}).one()
         if body.skip:
             if body.value is not None:
                 raise InputError("a skip carries no value", field="value")
@@ -126,16 +129,10 @@ def _submit(
         else:
             if body.value is None:
                 raise InputError("an answer needs a value (or skip: true)", field="value")
-            value = validate_value(project.task, list(project.labels), body.value)
+            value = validate_value(project.task, json_out(project.labels), body.value)
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
-        previous = s.execute(
-            select(annotations.c.id, annotations.c.skipped).where(
-                annotations.c.item_id == item_id,
-                annotations.c.user_id == user_id,
-                annotations.c.superseded_by.is_(None),
-            )
-        ).first()
+        previous = _PREVIOUS.run(conn, {"i": item_id, "u": user_id}).first()
         leased_to_other = (
             item.state == ItemState.LEASED.value
             and item.leased_by != user_id
@@ -147,34 +144,29 @@ def _submit(
             if item.state == ItemState.DONE.value:
                 raise ConflictError(f"item {item_id} already has all the answers it needs", field="item_id")
 
-        new_id = s.execute(
-            insert(annotations)
-            .values(
-                item_id=item_id,
-                project_id=item.project_id,
-                user_id=user_id,
-                value=value,
-                label=label,
-                skipped=body.skip,
-                client_key=body.client_key,
-                seconds=body.seconds,
-                created_at=now,
-            )
-            .returning(annotations.c.id)
+        new_id = _INSERT.run(
+            conn,
+            {
+                "i": item_id,
+                "p": item.project_id,
+                "u": user_id,
+                "value": json_in(conn, value),
+                "label": label,
+                "skipped": body.skip,
+                "k": body.client_key,
+                "seconds": body.seconds,
+                "now": now,
+            },
         ).scalar_one()
         counted_before = previous is not None and not previous.skipped
         n_answers = item.n_answers - int(counted_before) + int(not body.skip)
         if previous is not None:
-            s.execute(update(annotations).where(annotations.c.id == previous.id).values(superseded_by=new_id))
-        changes: dict[str, Any] = {"n_answers": n_answers}
-        if not leased_to_other:
-            done = n_answers >= project.overlap
-            changes.update(
-                state=ItemState.DONE.value if done else ItemState.OPEN.value,
-                leased_by=None,
-                lease_until=None,
-            )
-        s.execute(update(items).where(items.c.id == item_id).values(**changes))
+            _SUPERSEDE.run(conn, {"new": new_id, "old": previous.id})
+        if leased_to_other:
+            _COUNT_ITEM.run(conn, {"n": n_answers, "i": item_id})
+        else:
+            state = ItemState.DONE.value if n_answers >= project.overlap else ItemState.OPEN.value
+            _UPDATE_ITEM.run(conn, {"n": n_answers, "state": state, "i": item_id})
         return AnnotationOut(
             id=new_id,
             item_id=item_id,

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, select, update
 
 from hitloop.db.engine import Database
-from hitloop.db.tables import Annotation, Item, Project
+from hitloop.db.sql import Statement, json_out
+from hitloop.db.tables import Annotation, Item
 from hitloop.errors import NotFoundError
 from hitloop.schemas import ItemOut
 from hitloop.types import ItemState
@@ -50,31 +51,17 @@ def item_out(row: Any, *, state: str | None = None, lease_until: float | None = 
         external_id=row.external_id,
         text=row.text,
         media_url=f"/api/items/{row.id}/media" if row.media_sha256 else None,
-        meta=row.meta or {},
+        meta=json_out(row.meta) or {},
         state=state or row.state,
         lease_until=lease_until if lease_until is not None else row.lease_until,
     )
 
 
-def sweep_expired_leases(session: Any, project_id: int, now: float) -> int:
+def sweep_expired_leases(db: Database, project_id: int, now: float | None = None) -> int:
     """Return items whose lease ran out to the queue; returns how many."""
-    result = session.execute(
-        update(items)
-        .where(
-            items.c.project_id == project_id,
-            items.c.state == LEASED,
-            items.c.lease_until < now,
-        )
-        .values(state=OPEN, leased_by=None, lease_until=None)
-    )
-    return int(result.rowcount or 0)
-
-
-def _maybe_sweep(db: Database, session: Any, project_id: int, now: float) -> None:
-    due = db.memo.setdefault("sweep_due", {})
-    if due.get(project_id, 0.0) <= now:
-        due[project_id] = now + SWEEP_INTERVAL_S
-        sweep_expired_leases(session, project_id, now)
+    with db.write_connection() as conn:
+        result = _SWEEP.run(conn, {"p": project_id, "now": time.time() if now is None else now})
+        return int(result.rowcount or 0)
 
 
 def pick_query(project_id: int, user_id: int, limit: int) -> Select[tuple[int]]:
@@ -87,6 +74,29 @@ def pick_query(project_id: int, user_id: int, limit: int) -> Select[tuple[int]]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+
+
+_COLS = "id, project_id, external_id, text, media_sha256, meta, state, lease_until, priority"
+_PROJECT_EXISTS = Statement("SELECT id FROM projects WHERE id = :p")
+_SWEEP = Statement(
+    "UPDATE items SET state = 'open', leased_by = NULL, lease_until = NULL"
+    " WHERE project_id = :p AND state = 'leased' AND lease_until < :now"
+)
+_HELD = Statement(
+    f"SELECT {_COLS} FROM items WHERE project_id = :p AND state = 'leased' AND leased_by = :u"
+    " ORDER BY priority DESC, id"
+)
+# The seek (same query as pick_query, which the query-plan test checks).
+_PICK = Statement(
+    "SELECT id FROM items WHERE project_id = :p AND state = 'open'"
+    " AND NOT EXISTS (SELECT 1 FROM annotations"
+    " WHERE annotations.item_id = items.id AND annotations.user_id = :u)"
+    " ORDER BY priority DESC, id LIMIT :n {pg:FOR UPDATE SKIP LOCKED}"
+)
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ", ".join(str(int(i)) for i in ids)
 
 
 def next_items(
@@ -110,39 +120,31 @@ def next_items(
     now = time.time() if now is None else now
     until = now + lease_seconds
     have_set = set(have)
-    with db.write() as s:
-        if s.scalar(select(Project.id).where(Project.id == project_id)) is None:
+    with db.write_connection() as conn:
+        if _PROJECT_EXISTS.run(conn, {"p": project_id}).first() is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
-        _maybe_sweep(db, s, project_id, now)
-        held = s.execute(
-            select(*ITEM_COLUMNS)
-            .where(
-                items.c.project_id == project_id,
-                items.c.state == LEASED,
-                items.c.leased_by == user_id,
-            )
-            .order_by(items.c.priority.desc(), items.c.id)
-        ).all()
+        due = db.memo.setdefault("sweep_due", {})
+        if due.get(project_id, 0.0) <= now:
+            due[project_id] = now + SWEEP_INTERVAL_S
+            _SWEEP.run(conn, {"p": project_id, "now": now})
+        held = _HELD.run(conn, {"p": project_id, "u": user_id}).all()
         out = [r for r in held if r.id not in have_set][:count]
         if out:
-            s.execute(update(items).where(items.c.id.in_([r.id for r in out])).values(lease_until=until))
+            conn.exec_driver_sql(
+                f"UPDATE items SET lease_until = {float(until)!r} WHERE id IN ({_ids([r.id for r in out])})"
+            )
         room = min(count - len(out), max_leases - len(held))
         if room > 0:
             # Two statements rather than UPDATE ... IN (SELECT ... LIMIT): PostgreSQL may
             # evaluate such a subquery more than once and lease more rows than asked.
-            picked = list(s.scalars(pick_query(project_id, user_id, room)))
-            taken = (
-                s.execute(
-                    update(items)
-                    .where(items.c.id.in_(picked), items.c.state == OPEN)
-                    .values(state=LEASED, leased_by=user_id, lease_until=until)
-                    .returning(*ITEM_COLUMNS)
-                ).all()
-                if picked
-                else []
-            )
-            taken.sort(key=lambda r: (-r.priority, r.id))
-            out.extend(taken)
+            picked = [r[0] for r in _PICK.run(conn, {"p": project_id, "u": user_id, "n": room})]
+            if picked:
+                taken = Statement(
+                    "UPDATE items SET state = 'leased', leased_by = :u, lease_until = :until"
+                    f" WHERE id IN ({_ids(picked)}) AND state = 'open' RETURNING {_COLS}"
+                ).run(conn, {"u": user_id, "until": until}).all()
+                taken.sort(key=lambda r: (-r.priority, r.id))
+                out.extend(taken)
     return [item_out(r, state=LEASED, lease_until=until) for r in out]
 
 
