@@ -13,7 +13,6 @@ from hitloop.api.errors import install_error_handlers
 from hitloop.api.limits import BodySizeLimit
 from hitloop.api.routes import auth, items, projects
 from hitloop.settings import Settings, get_settings
-from hitloop.web.pages import install_web
 
 __all__ = ["create_app"]
 
@@ -52,6 +51,10 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(auth.router)
     app.include_router(projects.router)
     app.include_router(items.router)
+    # Imported here: hitloop.web builds on hitloop.api (deps, errors), so a
+    # module-level import would be circular whichever package is imported first.
+    from hitloop.web.pages import install_web
+
     install_web(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     return app

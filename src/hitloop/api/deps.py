@@ -19,14 +19,17 @@ from hitloop.api.context import AppContext
 from hitloop.errors import AuthenticationError, PermissionDeniedError
 from hitloop.services.auth import CurrentUser, resolve_session, resolve_token, token_hash
 
-__all__ = ["SESSION_COOKIE", "Ctx", "User", "context", "current_user", "optional_user"]
+__all__ = ["CACHE_KEY", "SESSION_COOKIE", "Ctx", "User", "context", "current_user", "optional_user"]
 
 SESSION_COOKIE = "hitloop_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_TOKEN_CACHE_S = 2.0
+_CACHE_S = 2.0
+CACHE_KEY = "auth_cache"
 
 
-def context(request: Request) -> AppContext:
+# Dependencies are ``async def``: a plain ``def`` dependency costs a thread hop
+# per request, and these only read memory (or, on a cache miss, one indexed row).
+async def context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -34,36 +37,37 @@ def context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(context)]
 
 
-def _from_token(ctx: AppContext, secret: str) -> CurrentUser | None:
-    # A tiny cache spares the database a lookup per request; revocation takes
-    # effect within _TOKEN_CACHE_S seconds.
-    cache: dict[str, tuple[float, CurrentUser | None]] = ctx.db.memo.setdefault("token_cache", {})
-    key = token_hash(secret)
+def _cached(ctx: AppContext, kind: str, secret: str) -> CurrentUser | None:
+    # A tiny cache spares the database a lookup per request; a revoked token or
+    # ended session stops working within _CACHE_S seconds (at once in this process).
+    cache: dict[str, tuple[float, CurrentUser | None]] = ctx.db.memo.setdefault(CACHE_KEY, {})
+    key = f"{kind}:{token_hash(secret)}"
     now = time.monotonic()
     hit = cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    user = resolve_token(ctx.db, secret)
+    resolve = resolve_token if kind == "token" else resolve_session
+    user = resolve(ctx.db, secret)
     if len(cache) > 10_000:
         cache.clear()
-    cache[key] = (now + _TOKEN_CACHE_S, user)
+    cache[key] = (now + _CACHE_S, user)
     return user
 
 
-def optional_user(request: Request, ctx: Ctx) -> CurrentUser | None:
+async def optional_user(request: Request, ctx: Ctx) -> CurrentUser | None:
     header = request.headers.get("authorization")
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret:
             raise AuthenticationError("use 'Authorization: Bearer <token>'")
-        user = _from_token(ctx, secret.strip())
+        user = _cached(ctx, "token", secret.strip())
         if user is None:
             raise AuthenticationError("invalid or revoked API token")
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    user = resolve_session(ctx.db, cookie)
+    user = _cached(ctx, "session", cookie)
     if user is None:
         return None
     if request.method not in SAFE_METHODS:
@@ -73,7 +77,7 @@ def optional_user(request: Request, ctx: Ctx) -> CurrentUser | None:
     return user
 
 
-def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) -> CurrentUser:
+async def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) -> CurrentUser:
     if user is None:
         raise AuthenticationError("log in or send an API token")
     return user
@@ -82,7 +86,7 @@ def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) ->
 User = Annotated[CurrentUser, Depends(current_user)]
 
 
-def admin_user(user: User) -> CurrentUser:
+async def admin_user(user: User) -> CurrentUser:
     if not user.is_admin:
         raise PermissionDeniedError("only an administrator may do this")
     return user

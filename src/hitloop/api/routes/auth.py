@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from hitloop.api.deps import SESSION_COOKIE, Admin, Ctx, User
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, User
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.schemas import LoginRequest, TokenCreate, TokenOut, UserCreate, UserOut
 from hitloop.services import auth
@@ -43,6 +43,7 @@ def logout(request: Request, ctx: Ctx, _user: User) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         auth.end_session(ctx.db, cookie)
+        ctx.db.memo.pop(CACHE_KEY, None)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -80,5 +81,5 @@ def create_token(body: TokenCreate, ctx: Ctx, user: User) -> TokenOut:
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: int, ctx: Ctx, user: User) -> Response:
     auth.revoke_token(ctx.db, user.id, token_id)
-    ctx.db.memo.pop("token_cache", None)
+    ctx.db.memo.pop(CACHE_KEY, None)
     return Response(status_code=204)

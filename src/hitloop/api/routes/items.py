@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from hitloop.api.deps import Ctx, User
 from hitloop.api.errors import ERROR_RESPONSES
+from hitloop.api.hotpath import call_service, json_response
 from hitloop.schemas import AnnotationIn, AnnotationOut, ItemOut
 from hitloop.services import annotations, items
 
@@ -17,12 +18,17 @@ def get_item(item_id: int, ctx: Ctx, _user: User) -> ItemOut:
     return items.get_item(ctx.db, item_id)
 
 
-@router.post("/{item_id}/annotations", response_model=AnnotationOut, status_code=201)
-def submit(item_id: int, body: AnnotationIn, ctx: Ctx, user: User, response: Response) -> AnnotationOut:
-    out = annotations.submit(ctx.db, user.id, item_id, body)
-    if out.replayed:
-        response.status_code = 200
-    return out
+@router.post(
+    "/{item_id}/annotations",
+    response_model=AnnotationOut,
+    status_code=201,
+    responses={
+        200: {"model": AnnotationOut, "description": "A replay of an earlier submit (same client_key)"}
+    },
+)
+async def submit(item_id: int, body: AnnotationIn, ctx: Ctx, user: User) -> Response:
+    out = await call_service(ctx, annotations.submit, ctx.db, user.id, item_id, body)
+    return json_response(out, status_code=200 if out.replayed else 201)
 
 
 @router.get(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from hitloop.api.deps import Ctx, User
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.errors import InputError, PayloadTooLargeError
+from hitloop.api.hotpath import call_service, json_response
+from hitloop.errors import HitloopError, InputError, PayloadTooLargeError
+from hitloop.formats import ItemRecord, iter_csv, iter_jsonl, open_reader, write_parquet
 from hitloop.schemas import (
     AddItemsRequest,
     AddItemsResult,
@@ -125,8 +128,6 @@ async def import_file(
     id_field: Annotated[str | None, Form(max_length=200)] = None,
 ) -> ImportResult:
     """Import a JSONL, CSV or Parquet file of text items (all-or-nothing)."""
-    from hitloop.formats import open_reader
-
     name = Path(file.filename or "upload").name
     suffix = Path(name).suffix.lower()
     fmt = format or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
@@ -136,8 +137,6 @@ async def import_file(
     try:
         reader = open_reader(path, format=fmt, text_field=text_field, id_field=id_field)
         records = _renamed(reader, name)
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(
             items.import_records,
             ctx.db,
@@ -153,10 +152,8 @@ async def import_file(
         path.unlink(missing_ok=True)
 
 
-def _renamed(records, name):  # type: ignore[no-untyped-def]
+def _renamed(records: Iterator[ItemRecord], name: str) -> Iterator[ItemRecord]:
     """Report errors against the uploaded file's name, not the temporary path."""
-    from hitloop.errors import HitloopError
-
     try:
         yield from records
     except HitloopError as exc:
@@ -165,19 +162,20 @@ def _renamed(records, name):  # type: ignore[no-untyped-def]
 
 
 @router.post("/{project_id}/next", response_model=NextResponse)
-def next_items(project_id: int, ctx: Ctx, user: User, body: NextRequest | None = None) -> NextResponse:
+async def next_items(project_id: int, ctx: Ctx, user: User, body: NextRequest | None = None) -> Response:
     body = body or NextRequest()
-    return NextResponse(
-        items=queue.next_items(
-            ctx.db,
-            project_id,
-            user.id,
-            count=body.count,
-            have=body.have,
-            lease_seconds=ctx.settings.lease_seconds,
-            max_leases=ctx.settings.max_leases_per_user,
-        )
+    leased = await call_service(
+        ctx,
+        queue.next_items,
+        ctx.db,
+        project_id,
+        user.id,
+        count=body.count,
+        have=body.have,
+        lease_seconds=ctx.settings.lease_seconds,
+        max_leases=ctx.settings.max_leases_per_user,
     )
+    return json_response(NextResponse(items=leased))
 
 
 @router.post("/{project_id}/release", response_model=ReleaseResult)
@@ -208,8 +206,6 @@ def export(
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
     include_skipped: bool = False,
 ) -> StreamingResponse:
-    from hitloop.formats import iter_csv, iter_jsonl, write_parquet
-
     projects.get_project(ctx.db, project_id)
     rows = annotations.iter_export_rows(ctx.db, project_id, include_skipped=include_skipped)
     headers = {"Content-Disposition": f'attachment; filename="project-{project_id}.{format}"'}
@@ -221,7 +217,7 @@ def export(
     tmp = Path(tempfile.mkstemp(suffix=".parquet", prefix="hitloop-export-")[1])
     write_parquet(rows, tmp, columns=annotations.EXPORT_COLUMNS)
 
-    def _file():  # type: ignore[no-untyped-def]
+    def _file() -> Iterator[bytes]:
         with tmp.open("rb") as f:
             while chunk := f.read(UPLOAD_CHUNK):
                 yield chunk
@@ -232,6 +228,3 @@ def export(
         headers=headers,
         background=BackgroundTask(lambda: tmp.unlink(missing_ok=True)),
     )
-
-
-_ = json  # keep import for future streaming encoders
