@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hitloop.client import Client
-from hitloop.client import client as client_module
+from hitloop.client import Client, bodies
 from hitloop.errors import InputError, NotFoundError, UnsupportedMediaError
 from hitloop.schemas import ItemIn, ProjectOut
 
@@ -66,6 +65,17 @@ def test_bad_item_field_counts_from_the_start(
     assert stats is not None and stats.total == 1_000
 
 
+def test_add_items_batches_by_size_too(
+    sdk: Client, project: ProjectOut, transport, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(bodies, "ITEM_BATCH_BYTES", 1_000)
+    texts = ["x" * 300] * 7 + ["é" * 2_000, "tail"]
+    ids = sdk.add_items(project.id, texts)
+    assert [sdk.item(i).text for i in ids] == texts
+    # 3 + 3 + 1 items of about 310 bytes, the big one alone, then the tail.
+    assert transport.count("POST", ITEMS) == 5
+
+
 def test_add_items_to_unknown_project(sdk: Client) -> None:
     with pytest.raises(NotFoundError):
         sdk.add_items(999, ["x"])
@@ -84,7 +94,7 @@ def image_project(sdk: Client) -> ProjectOut:
 def test_upload_images(
     sdk: Client, image_project: ProjectOut, tmp_path: Path, transport, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(client_module, "IMAGE_BATCH_FILES", 2)
+    monkeypatch.setattr(bodies, "IMAGE_BATCH_FILES", 2)
     paths = [_png(tmp_path / f"img{i}.png", (i * 40, 0, 0)) for i in range(5)]
     ids = sdk.upload_images(image_project.id, paths)
     assert len(ids) == 5

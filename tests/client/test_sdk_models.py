@@ -16,8 +16,10 @@ from hitloop.client import models
         (models.Health, app_module.Health),
         (models.HistoryEntry, projects.HistoryEntry),
         (models.Me, auth.Me),
+        (models.ImagesResult, projects.ImagesResult),
+        (models.ReleaseResult, projects.ReleaseResult),
     ],
-    ids=["Health", "HistoryEntry", "Me"],
+    ids=["Health", "HistoryEntry", "Me", "ImagesResult", "ReleaseResult"],
 )
 def test_model_matches_server(ours: type[BaseModel], theirs: type[BaseModel]) -> None:
     assert ours.model_json_schema() == theirs.model_json_schema()

@@ -44,16 +44,16 @@ def settings_options(func: F) -> F:
     """
 
     @click.option(
-        "--database-url",
-        metavar="URL",
-        default=None,
-        help="SQLAlchemy database URL [default: HITLOOP_DATABASE_URL, else hitloop.db in the data directory].",
-    )
-    @click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help="Directory for the database, media and models [default: HITLOOP_DATA_DIR, else .hitloop].",
+    )
+    @click.option(
+        "--database-url",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy database URL [default: HITLOOP_DATABASE_URL, else hitloop.db in the data dir].",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, data_dir: Path | None, database_url: str | None, **kwargs: Any) -> Any:
@@ -72,12 +72,16 @@ def open_context(settings: Settings) -> Iterator[AppContext]:
     # Imported here: hitloop.api pulls in FastAPI, which `hitloop --help` should not wait for.
     from hitloop.api.context import AppContext
 
-    ctx = AppContext.from_settings(settings)
+    url = settings.resolved_database_url()
+    try:
+        ctx = AppContext.from_settings(settings)
+    except OSError as exc:  # e.g. the data directory cannot be created
+        raise HitloopError(f"cannot open the database {safe_url(url)}: {exc}") from None
     try:
         try:
             ctx.db.upgrade()
         except OperationalError as exc:
-            raise HitloopError(f"cannot open the database {safe_url(ctx.db.url)}: {exc.orig}") from None
+            raise HitloopError(f"cannot open the database {safe_url(url)}: {exc.orig}") from None
         yield ctx
     finally:
         ctx.db.dispose()

@@ -6,7 +6,8 @@ it installs and loads without the server's dependencies being used.
 
 from __future__ import annotations
 
-from hitloop.client.client import DEFAULT_URL, Answer, Client, ExportFormat, ItemLike
+from hitloop.client.bodies import ItemLike
+from hitloop.client.client import DEFAULT_URL, Answer, Client, ExportFormat
 from hitloop.client.models import Health, HistoryEntry
 from hitloop.client.session import ConnectionFailedError
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import mimetypes
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -16,14 +14,15 @@ from typing import Any, Literal
 
 import httpx
 
-from hitloop.client.models import Health, HistoryEntry, Me
+from hitloop.client import bodies
+from hitloop.client.bodies import ItemLike
+from hitloop.client.models import Health, HistoryEntry, ImagesResult, Me, ReleaseResult
 from hitloop.client.session import HttpSession, parse
 from hitloop.errors import HitloopError, InputError
 from hitloop.schemas import (
     AddItemsResult,
     AnnotationOut,
     ImportResult,
-    ItemIn,
     ItemOut,
     NextResponse,
     ProjectOut,
@@ -32,24 +31,16 @@ from hitloop.schemas import (
 )
 from hitloop.types import Modality, TaskType
 
-__all__ = ["DEFAULT_URL", "Answer", "Client", "ExportFormat", "ItemLike"]
+__all__ = ["DEFAULT_URL", "Answer", "Client", "ExportFormat"]
 
 DEFAULT_URL = "http://127.0.0.1:8765"
-ITEM_BATCH = 1_000
 RELEASE_BATCH = 100  # the API's limit per request
-IMAGE_BATCH_FILES = 50
-IMAGE_BATCH_BYTES = 16 * 1024 * 1024  # well under the server's default body limit
 LONG_READ_TIMEOUT_S = 600.0  # imports and exports keep the server busy for a while
-
-ItemLike = str | ItemIn | Mapping[str, Any]
-"""A text item: its text, or ``{"text", "external_id", "meta"}``."""
 
 Answer = str | Iterable[str] | Mapping[str, Any] | None
 """What a :meth:`Client.label_loop` callback returns: a label, labels, a value, or ``None`` to skip."""
 
 ExportFormat = Literal["jsonl", "csv", "parquet"]
-
-_ITEM_FIELD = re.compile(r"^items(?:\[(\d+)\]|\.(\d+))")
 
 
 class Client:
@@ -142,25 +133,24 @@ class Client:
     # --- items --------------------------------------------------------------
 
     def add_items(self, project_id: int, items: Iterable[ItemLike]) -> list[int]:
-        """Add text items in requests of 1,000; returns the new ids in order.
+        """Add text items in requests of up to 1,000 (or 8 MiB); returns the new ids in order.
 
         Each request is one transaction, so a bad item stops the upload at its
         batch with the earlier batches kept; the error's ``field`` counts from
         the start of ``items``. Use :meth:`import_file` for all-or-nothing.
         """
         ids: list[int] = []
-        iterator = iter(items)
         offset = 0
-        while batch := [_item_json(item) for item in islice(iterator, ITEM_BATCH)]:
+        for batch, body in bodies.json_batches(map(bodies.item_json, items)):
             try:
-                body = self._session.call(
-                    "POST", f"/api/projects/{project_id}/items", idempotent=False, json={"items": batch}
+                answer = self._session.call(
+                    "POST", f"/api/projects/{project_id}/items", idempotent=False, json_bytes=body
                 )
             except HitloopError as exc:
-                _shift_item_field(exc, offset)
+                bodies.shift_item_field(exc, offset)
                 raise
-            ids.extend(parse(AddItemsResult, body).item_ids)
-            offset += len(batch)
+            ids.extend(parse(AddItemsResult, answer).item_ids)
+            offset += batch
         return ids
 
     def upload_images(self, project_id: int, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
@@ -170,17 +160,17 @@ class Client:
         to be readable before the first is sent.
         """
         files = [Path(p) for p in paths]
-        sizes = [_file_size(p) for p in files]
+        sizes = [bodies.file_size(p) for p in files]
         ids: list[int] = []
-        for batch in _size_batches(files, sizes):
+        for batch in bodies.size_batches(files, sizes):
             body = self._session.call(
                 "POST",
                 f"/api/projects/{project_id}/images",
                 idempotent=False,
-                files=_opener("files", batch),
+                files=bodies.opener("files", batch),
                 timeout=self._long_timeout,
             )
-            ids.extend(int(i) for i in _as_dict(body).get("item_ids", []))
+            ids.extend(parse(ImagesResult, body).item_ids)
         return ids
 
     def import_file(
@@ -196,7 +186,7 @@ class Client:
         ``format`` defaults to the file's extension; errors name the file and line.
         """
         file = Path(path)
-        _file_size(file)
+        bodies.file_size(file)
         form = {"text_field": text_field}
         if format is not None:
             form["format"] = format
@@ -207,7 +197,7 @@ class Client:
             f"/api/projects/{project_id}/import",
             idempotent=False,
             data=form,
-            files=_opener("file", [file]),
+            files=bodies.opener("file", [file]),
             timeout=self._long_timeout,
         )
         return parse(ImportResult, body)
@@ -284,7 +274,7 @@ class Client:
             body = self._session.call(
                 "POST", f"/api/projects/{project_id}/release", idempotent=True, json={"item_ids": batch}
             )
-            released += int(_as_dict(body).get("released", 0))
+            released += parse(ReleaseResult, body).released
         return released
 
     def label_loop(
@@ -356,28 +346,6 @@ class Client:
                     yield json.loads(line)
 
 
-def _item_json(item: ItemLike) -> Any:
-    if isinstance(item, str):
-        return {"text": item}
-    if isinstance(item, ItemIn):
-        return item.model_dump(mode="json")
-    if isinstance(item, Mapping):
-        return dict(item)
-    return item  # the server says what is wrong with it
-
-
-def _shift_item_field(exc: HitloopError, offset: int) -> None:
-    """Make ``items[3].text`` of the third batch read ``items[2003].text``."""
-    match = _ITEM_FIELD.match(exc.field or "")
-    if match is None or exc.field is None or not offset:
-        return
-    if match.group(1) is not None:
-        head = f"items[{int(match.group(1)) + offset}]"
-    else:
-        head = f"items.{int(match.group(2)) + offset}"
-    exc.field = head + exc.field[match.end() :]
-
-
 def _answer_kwargs(answer: Answer) -> dict[str, Any]:
     if answer is None:
         return {"skip": True}
@@ -388,50 +356,7 @@ def _answer_kwargs(answer: Answer) -> dict[str, Any]:
     return {"labels": list(answer)}
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
-
-
-def _size_batches(files: list[Path], sizes: list[int]) -> Iterator[list[Path]]:
-    batch: list[Path] = []
-    total = 0
-    for path, size in zip(files, sizes, strict=True):
-        if batch and (len(batch) >= IMAGE_BATCH_FILES or total + size > IMAGE_BATCH_BYTES):
-            yield batch
-            batch, total = [], 0
-        batch.append(path)
-        total += size
-    if batch:
-        yield batch
-
-
-def _opener(field: str, paths: list[Path]) -> Callable[[ExitStack], list[tuple[str, tuple[str, Any, str]]]]:
-    """A multipart body that reopens its files on every attempt."""
-
-    def open_files(stack: ExitStack) -> list[tuple[str, tuple[str, Any, str]]]:
-        parts = []
-        for path in paths:
-            try:
-                handle = stack.enter_context(path.open("rb"))
-            except OSError as exc:
-                raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
-            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            parts.append((field, (path.name, handle, content_type)))
-        return parts
-
-    return open_files
-
-
 def _as_list(body: Any) -> list[Any]:
     if not isinstance(body, list):
-        raise HitloopError(f"unexpected response from the server: {body!r}"[:500])
-    return body
-
-
-def _as_dict(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
         raise HitloopError(f"unexpected response from the server: {body!r}"[:500])
     return body

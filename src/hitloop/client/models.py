@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from hitloop.schemas import AnnotationOut, ItemOut, UserOut
 
-__all__ = ["Health", "HistoryEntry", "Me"]
+__all__ = ["Health", "HistoryEntry", "ImagesResult", "Me", "ReleaseResult"]
 
 
 class Health(BaseModel):
@@ -24,3 +24,11 @@ class HistoryEntry(BaseModel):
 class Me(BaseModel):
     user: UserOut
     csrf_token: str | None = None
+
+
+class ImagesResult(BaseModel):
+    item_ids: list[int]
+
+
+class ReleaseResult(BaseModel):
+    released: int

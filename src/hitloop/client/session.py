@@ -85,17 +85,22 @@ class HttpSession:
         *,
         idempotent: bool,
         json: Any = None,
+        json_bytes: bytes | None = None,
         params: dict[str, Any] | None = None,
         data: dict[str, str] | None = None,
         files: FilesFactory | None = None,
         timeout: float | httpx.Timeout | None = None,
     ) -> Any:
-        """Send a request and return its decoded JSON body (``None`` when empty)."""
+        """Send a request and return its decoded JSON body (``None`` when empty).
+
+        ``json`` is encoded here; ``json_bytes`` is a body already encoded as JSON.
+        """
         response = self._send(
             method,
             path,
             idempotent=idempotent,
             json=json,
+            json_bytes=json_bytes,
             params=params,
             data=data,
             files=files,
@@ -122,6 +127,8 @@ class HttpSession:
             yield response
         except httpx.TransportError as exc:
             raise _connection_failed("GET", path, exc, maybe_applied=False) from exc
+        except httpx.RequestError as exc:
+            raise HitloopError(f"GET {path} failed: {type(exc).__name__}: {exc}") from exc
         finally:
             response.close()
 
@@ -132,6 +139,7 @@ class HttpSession:
         *,
         idempotent: bool,
         json: Any = None,
+        json_bytes: bytes | None = None,
         params: dict[str, Any] | None = None,
         data: dict[str, str] | None = None,
         files: FilesFactory | None = None,
@@ -148,15 +156,19 @@ class HttpSession:
                     extra["files"] = files(stack)
                 if timeout is not None:
                     extra["timeout"] = timeout
+                if json_bytes is not None:  # a body the caller encoded already
+                    extra.update(content=json_bytes, headers={"Content-Type": "application/json"})
                 request = self._http.build_request(method, path, json=json, params=params, data=data, **extra)
                 response: httpx.Response | None = None
                 try:
                     response = self._http.send(request, stream=True)
                     if not (stream and response.is_success):
                         response.read()
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     if response is not None:
                         response.close()
+                    if not isinstance(exc, httpx.TransportError):
+                        raise HitloopError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
                     if not (idempotent or isinstance(exc, _NOT_SENT)) or attempt >= self.retries:
                         maybe_applied = not idempotent and not isinstance(exc, _NOT_SENT)
                         raise _connection_failed(method, path, exc, maybe_applied=maybe_applied) from exc

@@ -16,6 +16,8 @@ from sqlalchemy import Connection
 
 __all__ = ["Statement", "json_in", "json_out"]
 
+# json.dumps builds a new encoder on every call when given options; reuse one.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -35,8 +37,9 @@ class Statement:
             self._rendered[dialect] = text
         return text
 
-    def run(self, conn: Connection, params: dict[str, Any] | None = None) -> Any:
-        return conn.exec_driver_sql(self.render(conn.dialect.name), params or {})
+    def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
+        """Execute; a list of parameter dicts runs the driver's executemany."""
+        return conn.exec_driver_sql(self.render(conn.dialect.name), params or {})  # type: ignore[arg-type]
 
 
 def json_in(conn: Connection, value: Any) -> Any:
@@ -47,7 +50,7 @@ def json_in(conn: Connection, value: Any) -> Any:
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
-    return json.dumps(value, separators=(",", ":"))
+    return _encode(value)
 
 
 def json_out(value: Any) -> Any:

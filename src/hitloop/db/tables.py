@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -37,7 +37,7 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JsonType, list[Any]: JsonType}
 
 
 class User(Base):
@@ -140,8 +140,6 @@ class Item(Base):
         # The queue: "next item" is one seek down this index (DESIGN 4.1). Its order
         # must match ORDER BY priority DESC, id exactly, or the database sorts.
         Index("ix_items_queue", "project_id", "state", text("priority DESC"), "id"),
-        Index("ix_items_import", "import_id"),
-        Index("ix_items_external", "project_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -156,9 +154,9 @@ class Item(Base):
     lease_until: Mapped[float | None] = mapped_column(Double, nullable=True)
     n_answers: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(20), default="import")
-    import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("imports.id", ondelete="SET NULL"), nullable=True
-    )
+    # Staged rows of an import are found through the queue index
+    # (project_id, state = 'staged'), so import_id needs no index or foreign key.
+    import_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
 
 

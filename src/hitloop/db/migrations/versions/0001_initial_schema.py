@@ -165,7 +165,6 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("import_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.Double(), nullable=False),
-        sa.ForeignKeyConstraint(["import_id"], ["imports.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["media_sha256"],
             ["media.sha256"],
@@ -174,8 +173,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.create_index("ix_items_external", ["project_id", "external_id"], unique=False)
-        batch_op.create_index("ix_items_import", ["import_id"], unique=False)
         batch_op.create_index(
             "ix_items_queue", ["project_id", "state", sa.text("priority DESC"), "id"], unique=False
         )
@@ -218,8 +215,6 @@ def downgrade() -> None:
     op.drop_table("annotations")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index("ix_items_queue")
-        batch_op.drop_index("ix_items_import")
-        batch_op.drop_index("ix_items_external")
 
     op.drop_table("items")
     with op.batch_alter_table("memberships", schema=None) as batch_op:

@@ -1,0 +1,34 @@
+"""The root ``hitloop`` command."""
+
+from __future__ import annotations
+
+import click
+
+from hitloop.cli.database import db
+from hitloop.cli.demo import demo
+from hitloop.cli.errors import ErrorReportingGroup
+from hitloop.cli.projects import projects
+from hitloop.cli.serve import serve
+from hitloop.cli.transfer import export_annotations, import_items
+from hitloop.cli.users import tokens, users
+
+__all__ = ["cli", "main"]
+
+
+@click.group("hitloop", cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hitloop", prog_name="hitloop", message="%(prog)s %(version)s")
+def cli() -> None:
+    """hitloop: label data with people and models in the loop.
+
+    Settings come from HITLOOP_* environment variables (see docs/settings.md);
+    --data-dir and --database-url override them for one command. Every command
+    that uses the database first brings its schema up to date.
+    """
+
+
+for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="hitloop")
