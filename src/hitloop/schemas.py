@@ -18,14 +18,21 @@ __all__ = [
     "AddItemsResult",
     "AnnotationIn",
     "AnnotationOut",
+    "Health",
+    "HistoryEntry",
+    "ImagesResult",
     "ImportResult",
     "ItemIn",
     "ItemOut",
     "LoginRequest",
+    "Me",
+    "NextRequest",
     "NextResponse",
     "ProjectCreate",
     "ProjectOut",
     "ProjectStats",
+    "ReleaseRequest",
+    "ReleaseResult",
     "TokenCreate",
     "TokenOut",
     "UserCreate",
@@ -148,3 +155,34 @@ class AnnotationOut(BaseModel):
     created_at: datetime
     superseded_by: int | None = None
     replayed: bool = Field(default=False, description="True when this submit repeated an earlier client_key.")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Me(BaseModel):
+    user: UserOut
+    csrf_token: str | None = None
+
+
+class NextRequest(_Strict):
+    count: int = Field(default=1, ge=1, le=50)
+    have: list[int] = Field(default_factory=list, max_length=100)
+
+
+class ReleaseRequest(_Strict):
+    item_ids: list[int] = Field(max_length=100)
+
+
+class ReleaseResult(BaseModel):
+    released: int
+
+
+class HistoryEntry(BaseModel):
+    annotation: AnnotationOut
+    item: ItemOut
+
+
+class ImagesResult(BaseModel):
+    item_ids: list[int]

@@ -6,19 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from pydantic import BaseModel
 
 from hitloop.api.context import AppContext
 from hitloop.api.errors import install_error_handlers
 from hitloop.api.limits import BodySizeLimit
 from hitloop.api.routes import auth, items, projects
+from hitloop.schemas import Health
 from hitloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
-
-
-class Health(BaseModel):
-    status: str
 
 
 def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> FastAPI:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
 
 from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, User
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.schemas import LoginRequest, TokenCreate, TokenOut, UserCreate, UserOut
+from hitloop.schemas import LoginRequest, Me, TokenCreate, TokenOut, UserCreate, UserOut
 from hitloop.services import auth
 
 router = APIRouter(prefix="/api", tags=["auth"], responses=ERROR_RESPONSES)
-
-
-class Me(BaseModel):
-    user: UserOut
-    csrf_token: str | None = None
 
 
 def _user_out(user: auth.CurrentUser) -> UserOut:

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -21,42 +20,21 @@ from hitloop.formats import ItemRecord, iter_csv, iter_jsonl, open_reader, write
 from hitloop.schemas import (
     AddItemsRequest,
     AddItemsResult,
-    AnnotationOut,
+    HistoryEntry,
+    ImagesResult,
     ImportResult,
-    ItemOut,
+    NextRequest,
     NextResponse,
     ProjectCreate,
     ProjectOut,
+    ReleaseRequest,
+    ReleaseResult,
 )
 from hitloop.services import annotations, items, projects, queue
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
 UPLOAD_CHUNK = 1024 * 1024
-
-
-class NextRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    count: int = Field(default=1, ge=1, le=50)
-    have: list[int] = Field(default_factory=list, max_length=100)
-
-
-class ReleaseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    item_ids: list[int] = Field(max_length=100)
-
-
-class ReleaseResult(BaseModel):
-    released: int
-
-
-class HistoryEntry(BaseModel):
-    annotation: AnnotationOut
-    item: ItemOut
-
-
-class ImagesResult(BaseModel):
-    item_ids: list[int]
 
 
 @router.get("", response_model=list[ProjectOut])
