@@ -212,19 +212,24 @@ def import_records(
         s.flush()
         run_id = run.id
     is_image = project.modality == Modality.IMAGE.value
+    if is_image:
+        # Image rows are cheap but their files are not: commit more often so the
+        # heartbeat and the progress bar keep moving.
+        batch_size = min(batch_size, 200)
     created = 0
     try:
         batch: list[dict[str, Any]] = []
+        new_media: dict[str, dict[str, Any]] = {}
         for record in records:
-            batch.append(_row(db, store, project_id, run_id, record, is_image, source, limits, now))
+            batch.append(_row(store, project_id, run_id, record, is_image, source, limits, now, new_media))
             if len(batch) >= batch_size:
-                _write_batch(db, run_id, batch)
+                _write_batch(db, run_id, batch, new_media)
                 created += len(batch)
                 if progress is not None:
                     progress(len(batch))
-                batch = []
+                batch, new_media = [], {}
         if batch:
-            _write_batch(db, run_id, batch)
+            _write_batch(db, run_id, batch, new_media)
             created += len(batch)
             if progress is not None:
                 progress(len(batch))
@@ -263,8 +268,14 @@ _INSERT_ITEM = Statement(
 _HEARTBEAT = Statement("UPDATE imports SET heartbeat_at = :now WHERE id = :id")
 
 
+_INSERT_MEDIA = Statement(
+    "INSERT INTO media (sha256, content_type, size, width, height, created_at)"
+    " VALUES (:sha256, :content_type, :size, :width, :height, :created_at)"
+    " ON CONFLICT (sha256) DO NOTHING"
+)
+
+
 def _row(
-    db: Database,
     store: MediaStore,
     project_id: int,
     run_id: int,
@@ -273,11 +284,12 @@ def _row(
     source: str,
     limits: ItemLimits,
     now: float,
+    new_media: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     sha = None
     text = None
     if is_image:
-        sha = _import_image(db, store, record, source, limits)
+        sha = _import_image(store, record, source, limits, new_media)
     else:
         text = _check_text(record.text, limits, field="text", file=source, line=record.line)
     return {
@@ -292,8 +304,15 @@ def _row(
 
 
 def _import_image(
-    db: Database, store: MediaStore, record: RecordLike, source: str, limits: ItemLimits
+    store: MediaStore,
+    record: RecordLike,
+    source: str,
+    limits: ItemLimits,
+    new_media: dict[str, dict[str, Any]],
 ) -> str:
+    """Check and store one image file; its media row goes in with the batch."""
+    from hitloop.formats.images import check_image
+
     if record.image_path is None:
         raise InputError("no image path", file=source, line=record.line, field="image")
     path = Path(record.image_path)
@@ -310,22 +329,35 @@ def _import_image(
         raise InputError(
             f"cannot read image {path.name!r}: {exc.strerror}", file=source, line=record.line, field="image"
         ) from None
-    with db.write() as s:
-        try:
-            return _store_image(store, s, data, str(path.name), limits, record.line)
-        except HitloopError as exc:
-            exc.file, exc.line = source, record.line
-            raise
+    try:
+        info = check_image(data, max_pixels=limits.max_image_pixels, name=path.name)
+    except HitloopError as exc:
+        exc.file, exc.line = source, record.line
+        raise
+    sha = store.put(data)
+    new_media[sha] = {
+        "sha256": sha,
+        "content_type": info.content_type,
+        "size": len(data),
+        "width": info.width,
+        "height": info.height,
+        "created_at": time.time(),
+    }
+    return sha
 
 
-def _write_batch(db: Database, run_id: int, batch: list[dict[str, Any]]) -> None:
+def _write_batch(
+    db: Database, run_id: int, batch: list[dict[str, Any]], new_media: dict[str, dict[str, Any]]
+) -> None:
     # Straight to the driver's executemany: SQLAlchemy's per-row processing
     # costs more than the insert itself at import sizes.
     with db.write_connection() as conn:
+        if new_media:
+            _INSERT_MEDIA.run(conn, list(new_media.values()))
         empty = json_in(conn, {})
         for row in batch:
             row["meta"] = json_in(conn, row["meta"]) if row["meta"] else empty
-        _INSERT_ITEM.run(conn, batch)  # type: ignore[arg-type]
+        _INSERT_ITEM.run(conn, batch)
         _HEARTBEAT.run(conn, {"now": time.time(), "id": run_id})
 
 
