@@ -19,7 +19,17 @@ from hitloop.api.context import AppContext
 from hitloop.errors import AuthenticationError, PermissionDeniedError
 from hitloop.services.auth import CurrentUser, resolve_session, resolve_token, token_hash
 
-__all__ = ["CACHE_KEY", "SESSION_COOKIE", "Ctx", "User", "context", "current_user", "optional_user"]
+__all__ = [
+    "CACHE_KEY",
+    "SESSION_COOKIE",
+    "Ctx",
+    "User",
+    "context",
+    "current_user",
+    "identify",
+    "optional_user",
+    "require_user",
+]
 
 SESSION_COOKIE = "hitloop_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -54,7 +64,9 @@ def _cached(ctx: AppContext, kind: str, secret: str) -> CurrentUser | None:
     return user
 
 
-async def optional_user(request: Request, ctx: Ctx) -> CurrentUser | None:
+def identify(request: Request) -> CurrentUser | None:
+    """Who sent this request: a Bearer token, or a session cookie plus CSRF token on writes."""
+    ctx: AppContext = request.app.state.ctx
     header = request.headers.get("authorization")
     if header:
         scheme, _, secret = header.partition(" ")
@@ -77,10 +89,20 @@ async def optional_user(request: Request, ctx: Ctx) -> CurrentUser | None:
     return user
 
 
-async def current_user(user: Annotated[CurrentUser | None, Depends(optional_user)]) -> CurrentUser:
+def require_user(request: Request) -> CurrentUser:
+    user = identify(request)
     if user is None:
         raise AuthenticationError("log in or send an API token")
     return user
+
+
+# One level of dependency each: FastAPI's dependency solving costs per level.
+async def optional_user(request: Request) -> CurrentUser | None:
+    return identify(request)
+
+
+async def current_user(request: Request) -> CurrentUser:
+    return require_user(request)
 
 
 User = Annotated[CurrentUser, Depends(current_user)]

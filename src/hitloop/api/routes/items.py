@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from hitloop.api.deps import Ctx, User
+from hitloop.api.context import AppContext
+from hitloop.api.deps import Ctx, User, require_user
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.api.hotpath import call_service, json_response
+from hitloop.api.hotpath import call_service, json_response, parse_body
 from hitloop.schemas import AnnotationIn, AnnotationOut, ItemOut
 from hitloop.services import annotations, items
 
@@ -26,7 +27,11 @@ def get_item(item_id: int, ctx: Ctx, _user: User) -> ItemOut:
         200: {"model": AnnotationOut, "description": "A replay of an earlier submit (same client_key)"}
     },
 )
-async def submit(item_id: int, body: AnnotationIn, ctx: Ctx, user: User) -> Response:
+async def submit(item_id: int, request: Request) -> Response:
+    """Record an answer (the hot path: auth and body are parsed by hand)."""
+    user = require_user(request)
+    ctx: AppContext = request.app.state.ctx
+    body = await parse_body(request, AnnotationIn)
     out = await call_service(ctx, annotations.submit, ctx.db, user.id, item_id, body)
     return json_response(out, status_code=200 if out.replayed else 201)
 

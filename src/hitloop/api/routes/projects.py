@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from hitloop.api.deps import Ctx, User
+from hitloop.api.context import AppContext
+from hitloop.api.deps import Ctx, User, require_user
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.api.hotpath import call_service, json_response
+from hitloop.api.hotpath import body_schema, call_service, json_response, parse_body
 from hitloop.errors import HitloopError, InputError, PayloadTooLargeError
 from hitloop.formats import ItemRecord, iter_csv, iter_jsonl, open_reader, write_parquet
 from hitloop.schemas import (
@@ -139,9 +140,14 @@ def _renamed(records: Iterator[ItemRecord], name: str) -> Iterator[ItemRecord]:
         raise
 
 
-@router.post("/{project_id}/next", response_model=NextResponse)
-async def next_items(project_id: int, ctx: Ctx, user: User, body: NextRequest | None = None) -> Response:
-    body = body or NextRequest()
+@router.post(
+    "/{project_id}/next", response_model=NextResponse, openapi_extra=body_schema(NextRequest, required=False)
+)
+async def next_items(project_id: int, request: Request) -> Response:
+    """Lease the next items to label (the hot path: auth and body are parsed by hand)."""
+    user = require_user(request)
+    ctx: AppContext = request.app.state.ctx
+    body = await parse_body(request, NextRequest, default=NextRequest())
     leased = await call_service(
         ctx,
         queue.next_items,
