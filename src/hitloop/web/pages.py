@@ -8,15 +8,15 @@ a page that needs a login redirects to the login form.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from hitloop.api.deps import SESSION_COOKIE, Ctx
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
 from hitloop.services import auth, projects
@@ -55,7 +55,7 @@ def _renderer(request: Request) -> PageRenderer:
 class PageRoute(APIRoute):
     """Routes whose errors render as pages instead of JSON."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
@@ -117,6 +117,7 @@ def logout(request: Request, ctx: Ctx, csrf_token: FormText = "") -> Response:
     user = require_user(request, ctx)
     check_csrf(user, csrf_token)
     auth.end_session(ctx.db, request.cookies[SESSION_COOKIE])
+    ctx.db.memo.pop(CACHE_KEY, None)  # the API's auth cache must forget the session now
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

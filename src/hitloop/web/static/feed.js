@@ -23,9 +23,11 @@ export class Feed {
     return this.items.map((item) => item.id);
   }
 
+  // Refill after the caller has put the item on screen, so the request's
+  // `have` list names it (the server re-serves held items not listed there).
   take() {
     const item = this.items.shift() || null;
-    if (!this.empty) this.fill();
+    if (!this.empty) queueMicrotask(() => this.fill());
     return item;
   }
 
@@ -41,7 +43,8 @@ export class Feed {
       const want = this.size - this.items.length;
       const have = [...new Set([...this.ids, ...this.holding()])].slice(0, 100);
       const body = await this.api.post(`/api/projects/${this.projectId}/next`, { count: want, have });
-      const known = new Set(have);
+      // Checked again on arrival: the page may have taken items meanwhile.
+      const known = new Set([...this.ids, ...this.holding()]);
       const fresh = body.items.filter((item) => !known.has(item.id));
       for (const item of fresh) {
         preload(item);

@@ -5,7 +5,10 @@
 // page through textContent and attributes, never as HTML.
 
 import { Api, HttpError, csrfFromPage, newClientKey } from "./api.js";
+import { renderBanner as drawBanner } from "./banner.js";
 import { Feed } from "./feed.js";
+import { AnswerHistory } from "./history.js";
+import { renderItem as drawItem } from "./item.js";
 import { Outbox } from "./outbox.js";
 
 const config = JSON.parse(document.getElementById("hl-config").textContent);
@@ -40,10 +43,7 @@ const ui = {
 let current = null;
 let parked = null; // the queue item set aside while reviewing
 let depth = 0; // 0: the queue; n: the n-th most recent answer
-const log = []; // this page's answers, newest first: {item, value, skipped}
-let older = null; // answers from before this page, from GET history
-let olderComplete = false;
-const fixes = new Map(); // item id -> corrected answer, until history shows it
+const answers = new AnswerHistory(api, project.id); // what Back returns to
 let busy = false;
 const session = { labeled: 0, skipped: 0 };
 const stats = { ...config.stats };
@@ -59,6 +59,7 @@ const outbox = new Outbox(api, {
     if (outbox.size === 0 && feed.empty && !feed.stopped) feed.refresh();
   },
   onRefused: (job, err) => {
+    unsave(job);
     failures.push({ job, message: err.describe() });
     renderBanner();
   },
@@ -70,12 +71,16 @@ const outbox = new Outbox(api, {
 
 const feed = new Feed(api, project.id, {
   size: config.prefetch || 3,
-  holding: () => [current?.entry ? null : current?.item.id, parked?.item.id, ...outbox.itemIds()].filter(
-    (id) => id != null,
-  ),
+  // Unsaved answers keep their lease: they come back through Back, not as new items.
+  holding: () =>
+    [
+      current?.entry ? null : current?.item.id,
+      parked?.item.id,
+      ...outbox.itemIds(),
+      ...answers.unsavedIds(),
+    ].filter((id) => id != null),
   onChange: () => {
     if (!current && depth === 0) advance();
-    else renderEmptyState();
   },
   onError: (err) => {
     if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
@@ -90,40 +95,9 @@ const feed = new Feed(api, project.id, {
 
 // ---- showing items ---------------------------------------------------------
 
-function renderItem(item) {
-  ui.stage.replaceChildren();
-  if (item.media_url) {
-    const img = document.createElement("img");
-    img.className = "item-image";
-    img.alt = `Image ${item.external_id || item.id}`;
-    img.addEventListener("load", () => sizeImage(img));
-    img.src = item.media_url;
-    ui.stage.append(img);
-  } else {
-    const text = document.createElement("div");
-    text.className = "item-text";
-    text.textContent = item.text ?? "";
-    ui.stage.append(text);
-  }
-  ui.meta.textContent = item.external_id ? `#${item.id} · ${item.external_id}` : `#${item.id}`;
-}
-
-// Tiny images (8×8 digits, icons) are scaled up by a whole factor without smoothing.
-function sizeImage(img) {
-  const w = img.naturalWidth;
-  const h = img.naturalHeight;
-  const box = Math.min(ui.stage.clientWidth || 640, 420);
-  if (Math.max(w, h) <= 128) {
-    const factor = Math.max(1, Math.floor(box / Math.max(w, h)));
-    img.classList.add("pixelated");
-    img.style.width = `${w * factor}px`;
-    img.style.height = `${h * factor}px`;
-  }
-}
-
 function present(cur) {
   current = cur;
-  renderItem(cur.item);
+  drawItem(ui.stage, ui.meta, cur.item);
   renderChoice();
   renderMode();
 }
@@ -143,6 +117,7 @@ function advance() {
     present({ item, chosen: new Set(), started: performance.now(), entry: null });
   } else {
     current = null;
+    renderChoice();
     renderMode();
   }
 }
@@ -150,6 +125,7 @@ function advance() {
 function renderChoice() {
   ui.buttons.forEach((button, i) => {
     button.setAttribute("aria-pressed", String(!!current && current.chosen.has(labels[i])));
+    button.disabled = !current;
   });
 }
 
@@ -169,7 +145,8 @@ function renderMode() {
   }
   if (depth > 0) {
     const entry = current.entry;
-    const was = entry.skipped ? "skipped" : `answered ${chosenFrom(entry).join(", ") || "(none)"}`;
+    let was = entry.skipped ? "skipped" : `answered ${chosenFrom(entry).join(", ") || "(none)"}`;
+    if (entry.unsaved) was += ", not saved";
     ui.review.textContent = `Reviewing your answer ${depth} back (${was}). Change it and press Enter, → to go forward, Esc to return to the queue.`;
   }
   ui.review.hidden = depth === 0;
@@ -183,10 +160,6 @@ function emptyMode() {
   if (feed.empty && outbox.size > 0) return "saving";
   if (feed.empty || feed.stopped) return "done";
   return "loading";
-}
-
-function renderEmptyState() {
-  if (!current) renderMode();
 }
 
 function renderProgress() {
@@ -218,21 +191,10 @@ function renderSaveState() {
 }
 
 function renderBanner() {
-  ui.banner.replaceChildren();
-  const rows = [];
-  if (blocked) {
-    const row = bannerRow(
-      blocked.status === 401
-        ? "Your session has ended. Log in again (in a new tab), then retry: your answers are kept."
-        : `The server refused the request: ${blocked.describe()}. Log in again (in a new tab), then retry.`,
-    );
-    const login = document.createElement("a");
-    login.href = "/login";
-    login.target = "_blank";
-    login.rel = "noopener";
-    login.textContent = "Log in";
-    login.className = "btn btn-small";
-    const retry = button("Retry", async () => {
+  drawBanner(ui.banner, {
+    blocked,
+    failures,
+    onRetry: async () => {
       try {
         await api.refreshCsrf();
       } catch {
@@ -242,50 +204,12 @@ function renderBanner() {
       renderBanner();
       outbox.resume();
       feed.refresh();
-    });
-    row.append(login, retry);
-    rows.push(row);
-  }
-  failures.forEach((failure, i) => {
-    let text = failure.message;
-    if (failure.job) {
-      const what = failure.job.body.skip ? "skip" : describeValue(failure.job.body.value);
-      text = `Your answer (${what}) for item #${failure.job.itemId} was not saved: ${failure.message}`;
-    }
-    const row = bannerRow(text);
-    row.append(
-      button("Dismiss", () => {
-        failures.splice(i, 1);
-        renderBanner();
-      }),
-    );
-    rows.push(row);
+    },
+    onDismiss: (i) => {
+      failures.splice(i, 1);
+      renderBanner();
+    },
   });
-  ui.banner.append(...rows);
-  ui.banner.hidden = rows.length === 0;
-}
-
-function bannerRow(text) {
-  const row = document.createElement("div");
-  row.className = "banner-row";
-  const p = document.createElement("p");
-  p.textContent = text;
-  row.append(p);
-  return row;
-}
-
-function button(text, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = "btn btn-small";
-  b.textContent = text;
-  b.addEventListener("click", onClick);
-  return b;
-}
-
-function describeValue(value) {
-  if (!value) return "none";
-  return value.label ?? (value.labels.length ? value.labels.join(", ") : "none of these");
 }
 
 let hintTimer = 0;
@@ -328,28 +252,49 @@ function skip() {
 function answer(choice) {
   const cur = current;
   const skipped = !!choice.skip;
-  const body = { ...choice, client_key: newClientKey(), seconds: secondsOn(cur) };
-  if (cur.entry) {
-    const entry = cur.entry;
-    const unchanged = entry.skipped === skipped && sameValue(entry.value, choice.value);
+  const value = choice.value || null;
+  const job = {
+    url: `/api/items/${cur.item.id}/annotations`,
+    body: { ...choice, client_key: newClientKey(), seconds: secondsOn(cur) },
+    itemId: cur.item.id,
+  };
+  const entry = cur.entry;
+  if (entry) {
+    // A correction: a new annotation that supersedes the earlier one on the server.
+    const unchanged = !entry.unsaved && entry.skipped === skipped && sameValue(entry.value, value);
     if (!unchanged) {
-      outbox.add({ url: annotationsUrl(cur.item), body, itemId: cur.item.id, counts: false });
-      entry.value = choice.value || null;
-      entry.skipped = skipped;
-      fixes.set(cur.item.id, { value: entry.value, skipped });
+      const previous = entry.unsaved ? null : { value: entry.value, skipped: entry.skipped };
+      Object.assign(entry, { value, skipped, unsaved: false });
+      answers.correct(cur.item.id, { value, skipped });
+      // An answer the server refused earlier counts as new once it is given again.
+      const fresh = previous === null;
+      if (fresh) session[skipped ? "skipped" : "labeled"] += 1;
+      outbox.add({ ...job, entry, previous, counts: fresh && !skipped, fresh });
+      renderProgress();
     }
     forward();
     return;
   }
-  outbox.add({ url: annotationsUrl(cur.item), body, itemId: cur.item.id, counts: !skipped });
-  log.unshift({ item: cur.item, value: choice.value || null, skipped });
-  if (skipped) session.skipped += 1;
-  else session.labeled += 1;
+  const fresh = { item: cur.item, value, skipped, unsaved: false };
+  answers.add(fresh);
+  outbox.add({ ...job, entry: fresh, previous: null, counts: !skipped, fresh: true });
+  session[skipped ? "skipped" : "labeled"] += 1;
   renderProgress();
   advance();
 }
 
-const annotationsUrl = (item) => `/api/items/${item.id}/annotations`;
+// The server refused an answer: the page shows what it believes is saved.
+function unsave(job) {
+  if (job.previous) {
+    Object.assign(job.entry, job.previous);
+    answers.correct(job.itemId, job.previous);
+  } else {
+    job.entry.unsaved = true;
+  }
+  if (job.fresh) session[job.body.skip ? "skipped" : "labeled"] -= 1;
+  renderProgress();
+}
+
 const secondsOn = (cur) => Math.round((performance.now() - cur.started) / 100) / 10;
 
 function sameValue(a, b) {
@@ -358,39 +303,20 @@ function sameValue(a, b) {
 
 // ---- going back ------------------------------------------------------------
 
-// Newest first: this page's answers, then earlier ones the server remembers.
-function answered() {
-  const mine = new Set(log.map((e) => e.item.id));
-  return [...log, ...(older || []).filter((e) => !mine.has(e.item.id))];
-}
-
-async function loadHistory() {
-  // Ask for 20 more than already known, so each load reaches further back.
-  const limit = Math.min(200, answered().length + 20);
-  const rows = await api.get(`/api/projects/${project.id}/history?limit=${limit}`);
-  older = rows.map((row) => ({
-    item: row.item,
-    value: row.annotation.value,
-    skipped: row.annotation.skipped,
-    ...fixes.get(row.item.id),
-  }));
-  olderComplete = rows.length < limit;
-}
-
 async function back() {
   if (busy) return;
-  let list = answered();
-  if (depth >= list.length && !olderComplete) {
+  let list = answers.list();
+  if (depth >= list.length && !answers.complete) {
     busy = true;
     try {
-      await loadHistory();
+      await answers.load();
     } catch (err) {
       hint(`Could not load earlier answers: ${err.message}`);
       return;
     } finally {
       busy = false;
     }
-    list = answered();
+    list = answers.list();
   }
   if (depth >= list.length) {
     hint("No earlier answers");
@@ -405,7 +331,7 @@ function forward() {
   if (depth === 0) return;
   depth -= 1;
   if (depth > 0) {
-    showEntry(answered()[depth - 1]);
+    showEntry(answers.list()[depth - 1]);
     return;
   }
   const resume = parked;
@@ -468,8 +394,15 @@ window.addEventListener("pagehide", () => {
   outbox.flushOnUnload();
 });
 
+// Back from the back/forward cache: the buffer was released on the way out.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  feed.items.length = 0;
+  feed.refresh();
+});
+
 window.addEventListener("beforeunload", (event) => {
-  if (outbox.size > 0 || failures.length > 0) event.preventDefault();
+  if (outbox.size > 0) event.preventDefault();
 });
 
 // Refresh the project's totals now and then (other people label too), and
@@ -491,4 +424,4 @@ setInterval(async () => {
 renderProgress();
 renderMode();
 feed.fill();
-loadHistory().catch(() => {});
+answers.load().catch(() => {});

@@ -98,7 +98,7 @@ for (const form of document.querySelectorAll("form[data-upload]")) {
     try {
       const added = form.dataset.upload === "images" ? await uploadImages(form) : await importFile(form);
       if (added) {
-        form.reset();
+        form.querySelector('input[type="file"]').value = ""; // keep the field names typed
         await refreshStats(document.querySelector('link[rel="alternate"]').href);
       }
     } finally {
