@@ -14,10 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database"]
+__all__ = ["Database", "DriverConnection"]
+
+
+class DriverConnection:
+    """A driver (DBAPI) connection inside a transaction, and its dialect's name."""
+
+    __slots__ = ("dialect", "raw")
+
+    def __init__(self, raw: Any, dialect: str) -> None:
+        self.raw = raw
+        self.dialect = dialect
 
 
 class Database:
@@ -43,6 +53,7 @@ class Database:
             _configure_sqlite(self.engine, busy_timeout_ms)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._hot: Any = None
         # Small per-process caches of the services (e.g. when leases were last swept).
         self.memo: dict[str, Any] = {}
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
@@ -65,14 +76,37 @@ class Database:
             yield session
 
     @contextlib.contextmanager
-    def write_connection(self) -> Iterator[Connection]:
-        """A Core connection in one write transaction, for the hot paths."""
-        if self._write_lock is None:
-            with self._write_engine.begin() as conn:
-                yield conn
+    def driver_write(self) -> Iterator[DriverConnection]:
+        """The driver's own connection in one write transaction, for the hot paths.
+
+        SQLite: one connection kept for this, used under the write lock (writes
+        are serialized anyway), so no pool checkout and no SQLAlchemy events.
+        PostgreSQL: a pooled connection, handed back after commit or rollback.
+        """
+        if self._write_lock is not None:
+            with self._write_lock:
+                if self._hot is None:
+                    self._hot = self.engine.raw_connection()
+                raw = self._hot.driver_connection
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield DriverConnection(raw, "sqlite")
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
             return
-        with self._write_lock, self._write_engine.begin() as conn:
-            yield conn
+        pooled = self.engine.raw_connection()
+        try:
+            raw = pooled.driver_connection
+            try:
+                yield DriverConnection(raw, self.engine.dialect.name)
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
+        finally:
+            pooled.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -87,6 +121,9 @@ class Database:
         upgrade(self.engine)
 
     def dispose(self) -> None:
+        if self._hot is not None:
+            self._hot.close()
+            self._hot = None
         self.engine.dispose()
 
 

@@ -8,13 +8,15 @@ for the connection's driver (``?``-style for sqlite3, ``%(name)s`` for psycopg).
 
 from __future__ import annotations
 
+import collections
+import functools
 import json
 import re
 from typing import Any
 
-from sqlalchemy import Connection
+from hitloop.db.engine import DriverConnection
 
-__all__ = ["Statement", "json_in", "json_out"]
+__all__ = ["Rows", "Statement", "json_in", "json_out"]
 
 # json.dumps builds a new encoder on every call when given options; reuse one.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -37,16 +39,66 @@ class Statement:
             self._rendered[dialect] = text
         return text
 
-    def run(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
-        """Execute; a list of parameter dicts runs the driver's executemany."""
-        return conn.exec_driver_sql(self.render(conn.dialect.name), params or {})  # type: ignore[arg-type]
+    def run(
+        self, conn: DriverConnection, params: dict[str, Any] | list[dict[str, Any]] | None = None
+    ) -> Rows:
+        """Execute on the driver's own cursor, inside ``conn``'s transaction.
+
+        A list of parameter dicts runs the driver's executemany. Skipping
+        SQLAlchemy's result machinery halves the cost of these small statements.
+        """
+        cursor = conn.raw.cursor()
+        sql = self.render(conn.dialect)
+        if isinstance(params, list):
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params or {})
+        return Rows(cursor)
 
 
-def json_in(conn: Connection, value: Any) -> Any:
+@functools.lru_cache(maxsize=256)
+def _row_type(names: tuple[str, ...]) -> Any:
+    return collections.namedtuple("Row", names)  # type: ignore[misc]
+
+
+class Rows:
+    """The few result accessors the hot paths use, with rows as named tuples."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self.rowcount: int = cursor.rowcount
+
+    def _make(self, raw: Any) -> Any:
+        return _row_type(tuple(d[0] for d in self._cursor.description))._make(raw)
+
+    def all(self) -> list[Any]:
+        if self._cursor.description is None:
+            return []
+        make = _row_type(tuple(d[0] for d in self._cursor.description))._make
+        return [make(r) for r in self._cursor.fetchall()]
+
+    def first(self) -> Any:
+        raw = self._cursor.fetchone()
+        return None if raw is None else self._make(raw)
+
+    def one(self) -> Any:
+        row = self.first()
+        if row is None:
+            raise LookupError("expected one row, got none")
+        return row
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> list[Any]:
+        return [r[0] for r in self._cursor.fetchall()]
+
+
+def json_in(conn: DriverConnection, value: Any) -> Any:
     """A JSON parameter: text for SQLite, psycopg's Jsonb wrapper for PostgreSQL."""
     if value is None:
         return None
-    if conn.dialect.name == "postgresql":
+    if conn.dialect == "postgresql":
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)

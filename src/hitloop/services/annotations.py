@@ -106,7 +106,7 @@ _COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
 def _submit(
     db: Database, user_id: int, item_id: int, body: AnnotationIn, project_id: int | None, now: float
 ) -> AnnotationOut:
-    with db.write_connection() as conn:
+    with db.driver_write() as conn:
         # Lock the item first (PostgreSQL); SQLite is already serialized by BEGIN IMMEDIATE.
         item = _LOCK_ITEM.run(conn, {"i": item_id}).first()
         if (

@@ -351,7 +351,7 @@ def _write_batch(
 ) -> None:
     # Straight to the driver's executemany: SQLAlchemy's per-row processing
     # costs more than the insert itself at import sizes.
-    with db.write_connection() as conn:
+    with db.driver_write() as conn:
         if new_media:
             _INSERT_MEDIA.run(conn, list(new_media.values()))
         empty = json_in(conn, {})

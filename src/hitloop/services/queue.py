@@ -59,7 +59,7 @@ def item_out(row: Any, *, state: str | None = None, lease_until: float | None = 
 
 def sweep_expired_leases(db: Database, project_id: int, now: float | None = None) -> int:
     """Return items whose lease ran out to the queue; returns how many."""
-    with db.write_connection() as conn:
+    with db.driver_write() as conn:
         result = _SWEEP.run(conn, {"p": project_id, "now": time.time() if now is None else now})
         return int(result.rowcount or 0)
 
@@ -120,7 +120,7 @@ def next_items(
     now = time.time() if now is None else now
     until = now + lease_seconds
     have_set = set(have)
-    with db.write_connection() as conn:
+    with db.driver_write() as conn:
         if _PROJECT_EXISTS.run(conn, {"p": project_id}).first() is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
         due = db.memo.setdefault("sweep_due", {})
@@ -130,19 +130,23 @@ def next_items(
         held = _HELD.run(conn, {"p": project_id, "u": user_id}).all()
         out = [r for r in held if r.id not in have_set][:count]
         if out:
-            conn.exec_driver_sql(
-                f"UPDATE items SET lease_until = {float(until)!r} WHERE id IN ({_ids([r.id for r in out])})"
+            Statement(f"UPDATE items SET lease_until = :until WHERE id IN ({_ids([r.id for r in out])})").run(
+                conn, {"until": until}
             )
         room = min(count - len(out), max_leases - len(held))
         if room > 0:
             # Two statements rather than UPDATE ... IN (SELECT ... LIMIT): PostgreSQL may
             # evaluate such a subquery more than once and lease more rows than asked.
-            picked = [r[0] for r in _PICK.run(conn, {"p": project_id, "u": user_id, "n": room})]
+            picked = _PICK.run(conn, {"p": project_id, "u": user_id, "n": room}).scalars()
             if picked:
-                taken = Statement(
-                    "UPDATE items SET state = 'leased', leased_by = :u, lease_until = :until"
-                    f" WHERE id IN ({_ids(picked)}) AND state = 'open' RETURNING {_COLS}"
-                ).run(conn, {"u": user_id, "until": until}).all()
+                taken = (
+                    Statement(
+                        "UPDATE items SET state = 'leased', leased_by = :u, lease_until = :until"
+                        f" WHERE id IN ({_ids(picked)}) AND state = 'open' RETURNING {_COLS}"
+                    )
+                    .run(conn, {"u": user_id, "until": until})
+                    .all()
+                )
                 taken.sort(key=lambda r: (-r.priority, r.id))
                 out.extend(taken)
     return [item_out(r, state=LEASED, lease_until=until) for r in out]

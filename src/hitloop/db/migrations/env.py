@@ -11,7 +11,6 @@ config = context.config
 engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url") or "")
 
 
-
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     # Autogenerate cannot compare an index with an expression (priority DESC); the
     # queue's plan is checked by tests/db/test_queue_plan.py instead.
