@@ -9,6 +9,7 @@ PostgreSQL uses READ COMMITTED and ``FOR UPDATE SKIP LOCKED`` in the queue.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers in other processes rely on SQLite's busy timeout
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Database", "DriverConnection"]
 
@@ -37,10 +43,12 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
+        self._sqlite_path: str | None = None
         if self.is_sqlite:
-            path = url.split("///", 1)[-1]
+            path = url.split("///", 1)[-1].split("?", 1)[0]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._sqlite_path = path
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
             kwargs["pool_size"] = 16
             kwargs["max_overflow"] = 48
@@ -54,6 +62,9 @@ class Database:
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._hot: Any = None
+        self._lock_fd: int | None = None
+        if self.is_sqlite and self._sqlite_path and fcntl is not None:
+            self._lock_fd = os.open(f"{self._sqlite_path}.writelock", os.O_RDWR | os.O_CREAT, 0o644)
         # Small per-process caches of the services (e.g. when leases were last swept).
         self.memo: dict[str, Any] = {}
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
@@ -72,8 +83,28 @@ class Database:
             with self._writer() as session, session.begin():
                 yield session
             return
-        with self._write_lock, self._writer() as session, session.begin():
+        with self._write_turn(), self._writer() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """Take the write turn: a thread lock, then an advisory lock file.
+
+        The file lock serializes writers across processes (several server
+        workers, a CLI import next to the server). The kernel wakes a waiter as
+        soon as the lock is free, where SQLite's own busy handler would sleep in
+        steps of up to 100 ms.
+        """
+        assert self._write_lock is not None
+        with self._write_lock:
+            if self._lock_fd is None:
+                yield
+                return
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def driver_write(self) -> Iterator[DriverConnection]:
@@ -84,7 +115,7 @@ class Database:
         PostgreSQL: a pooled connection, handed back after commit or rollback.
         """
         if self._write_lock is not None:
-            with self._write_lock:
+            with self._write_turn():
                 if self._hot is None:
                     self._hot = self.engine.raw_connection()
                 raw = self._hot.driver_connection
@@ -124,6 +155,9 @@ class Database:
         if self._hot is not None:
             self._hot.close()
             self._hot = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self.engine.dispose()
 
 
