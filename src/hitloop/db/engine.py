@@ -53,8 +53,10 @@ class Database:
             kwargs["pool_size"] = 16
             kwargs["max_overflow"] = 48
         else:
-            kwargs["pool_size"] = 16
-            kwargs["max_overflow"] = 16
+            # As many connections as the server's thread pool has threads (40),
+            # so busy moments never open and close overflow connections.
+            kwargs["pool_size"] = 40
+            kwargs["max_overflow"] = 10
             kwargs["pool_pre_ping"] = False
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
