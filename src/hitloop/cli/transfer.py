@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 
 from hitloop.cli.options import open_context, quiet_option, settings_options
-from hitloop.cli.progress import counted, progress_bar
+from hitloop.cli.progress import progress_bar
 from hitloop.errors import InputError
 from hitloop.formats import (
     FORMATS,
     count_records,
     detect_format,
     open_reader,
-    write_csv,
-    write_jsonl,
-    write_parquet,
 )
-from hitloop.services import annotations as annotation_service
-from hitloop.services import items, projects
+from hitloop.services import exports, items, projects
 from hitloop.settings import Settings
 from hitloop.types import Modality
 
@@ -167,27 +163,34 @@ def export_annotations(
     Edited answers appear once, as last edited.
     """
     kind = _export_format(format_, output)
-    columns = annotation_service.EXPORT_COLUMNS
 
-    def write(rows: Iterable[dict[str, Any]], out: BinaryIO) -> int:
-        if kind == "jsonl":
-            return write_jsonl(rows, out)
-        if kind == "csv":
-            return write_csv(rows, out, columns)
-        return write_parquet(rows, out, columns=columns)
+    def write(out: BinaryIO, progress: Callable[[int], None]) -> int:
+        if kind == "parquet":
+            return exports.export_parquet(
+                ctx.db, project_id, out, include_skipped=include_skipped, progress=progress
+            )
+        rows = 0
+
+        def counting(n: int) -> None:
+            nonlocal rows
+            rows += n
+            progress(n)
+
+        for chunk in exports.iter_export(
+            ctx.db, project_id, kind, include_skipped=include_skipped, progress=counting
+        ):
+            out.write(chunk)
+        return rows
 
     with open_context(settings) as ctx:
         stats = projects.project_stats(ctx.db, project_id)
         total = stats.annotations + (stats.skipped if include_skipped else 0)
         with progress_bar(total, unit="rows", quiet=quiet) as bar:
-            rows = counted(
-                annotation_service.iter_export_rows(ctx.db, project_id, include_skipped=include_skipped), bar
-            )
             if output == "-":
                 stdout = click.get_binary_stream("stdout")
-                count = write(rows, stdout)
+                count = write(stdout, bar.update)
                 stdout.flush()
             else:
-                count = _write_file(Path(output), lambda out: write(rows, out))
+                count = _write_file(Path(output), lambda out: write(out, bar.update))
     where = "standard output" if output == "-" else output
     click.echo(f"Exported {count:,} annotations to {where}", err=output == "-")

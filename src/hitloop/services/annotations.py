@@ -7,6 +7,7 @@ table with ``superseded_by`` set), so history is never destroyed.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_in, json_out
-from hitloop.db.tables import Annotation, Item, Project, User
+from hitloop.db.tables import Annotation, Item, Project
 from hitloop.errors import ConflictError, InputError, NotFoundError
 from hitloop.schemas import AnnotationIn, AnnotationOut
+from hitloop.services.exports import EXPORT_COLUMNS
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, TaskType, validate_value
 
@@ -197,20 +199,13 @@ def history(db: Database, project_id: int, user_id: int, *, limit: int = 20) -> 
     return [{"annotation": _out(r), "item": item_out(by_id[r.item_id])} for r in rows]
 
 
-EXPORT_COLUMNS = [
-    "annotation_id",
-    "item_id",
-    "external_id",
-    "text",
-    "media_sha256",
-    "meta",
-    "annotator",
-    "label",
-    "value",
-    "skipped",
-    "seconds",
-    "created_at",
-]
+_EXPORT = Statement(
+    "SELECT a.id, a.item_id, i.external_id, i.text, i.media_sha256, i.meta, u.username, a.label, a.value,"
+    " a.skipped, a.seconds, a.created_at"
+    " FROM annotations a JOIN items i ON i.id = a.item_id JOIN users u ON u.id = a.user_id"
+    " WHERE a.project_id = :p AND a.superseded_by IS NULL AND (:all_ OR a.skipped = :no)"
+    " ORDER BY a.id"
+)
 
 
 def iter_export_rows(
@@ -220,29 +215,20 @@ def iter_export_rows(
     with db.read() as s:
         if s.get(Project, project_id) is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
-        query = (
-            select(
-                annotations.c.id,
-                annotations.c.item_id,
-                items.c.external_id,
-                items.c.text,
-                items.c.media_sha256,
-                items.c.meta,
-                User.__table__.c.username,
-                annotations.c.label,
-                annotations.c.value,
-                annotations.c.skipped,
-                annotations.c.seconds,
-                annotations.c.created_at,
-            )
-            .join(items, items.c.id == annotations.c.item_id)
-            .join(User.__table__, User.__table__.c.id == annotations.c.user_id)
-            .where(annotations.c.project_id == project_id, annotations.c.superseded_by.is_(None))
-            .order_by(annotations.c.id)
-        )
-        if not include_skipped:
-            query = query.where(annotations.c.skipped.is_(False))
-        result = s.execute(query.execution_options(yield_per=chunk))
-        names = EXPORT_COLUMNS
-        for row in result:
-            yield dict(zip(names, row, strict=True))
+    return _export(db, project_id, include_skipped, chunk)
+
+
+def _export(db: Database, project_id: int, include_skipped: bool, chunk: int) -> Iterator[dict[str, Any]]:
+    names = EXPORT_COLUMNS
+    loads = json.loads
+    with db.driver_read() as conn:
+        params = {"p": project_id, "all_": include_skipped, "no": False}
+        for row in _EXPORT.stream(conn, params, chunk=chunk):
+            out = dict(zip(names, row, strict=True))
+            meta, value = out["meta"], out["value"]
+            if type(meta) is str:
+                out["meta"] = loads(meta)
+            if type(value) is str:
+                out["value"] = loads(value)
+            out["skipped"] = bool(out["skipped"])
+            yield out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from hitloop.api.deps import Ctx, User, require_user
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import body_schema, call_service, json_response, parse_body
 from hitloop.errors import HitloopError, InputError, PayloadTooLargeError
-from hitloop.formats import ItemRecord, iter_csv, iter_jsonl, open_reader, write_parquet
+from hitloop.formats import ItemRecord, open_reader
 from hitloop.schemas import (
     AddItemsRequest,
     AddItemsResult,
@@ -31,7 +32,7 @@ from hitloop.schemas import (
     ReleaseRequest,
     ReleaseResult,
 )
-from hitloop.services import annotations, items, projects, queue
+from hitloop.services import annotations, exports, items, projects, queue
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -190,16 +191,20 @@ def export(
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
     include_skipped: bool = False,
 ) -> StreamingResponse:
-    projects.get_project(ctx.db, project_id)
-    rows = annotations.iter_export_rows(ctx.db, project_id, include_skipped=include_skipped)
+    """Stream the project's current annotations (see docs/api.md for the columns)."""
     headers = {"Content-Disposition": f'attachment; filename="project-{project_id}.{format}"'}
-    if format == "jsonl":
-        return StreamingResponse(iter_jsonl(rows), media_type=_MEDIA_TYPES[format], headers=headers)
-    if format == "csv":
-        body = iter_csv(rows, annotations.EXPORT_COLUMNS)
+    if format != "parquet":
+        body = exports.iter_export(ctx.db, project_id, format, include_skipped=include_skipped)
         return StreamingResponse(body, media_type=_MEDIA_TYPES[format], headers=headers)
-    tmp = Path(tempfile.mkstemp(suffix=".parquet", prefix="hitloop-export-")[1])
-    write_parquet(rows, tmp, columns=annotations.EXPORT_COLUMNS)
+    # Parquet's footer comes last, so the file is built first and then streamed.
+    fd, name = tempfile.mkstemp(suffix=".parquet", prefix="hitloop-export-")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        exports.export_parquet(ctx.db, project_id, str(tmp), include_skipped=include_skipped)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
     def _file() -> Iterator[bytes]:
         with tmp.open("rb") as f:
