@@ -142,6 +142,17 @@ class Database:
             pooled.close()
 
     @contextlib.contextmanager
+    def driver_read(self) -> Iterator[DriverConnection]:
+        """A pooled driver connection for long reads (exports); nothing is committed."""
+        pooled = self.engine.raw_connection()
+        try:
+            yield DriverConnection(pooled.driver_connection, self.engine.dialect.name)
+        finally:
+            if not self.is_sqlite:
+                pooled.driver_connection.rollback()
+            pooled.close()
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; nothing it does is committed."""
         with self._reader() as session:

@@ -12,6 +12,7 @@ import collections
 import functools
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from hitloop.db.engine import DriverConnection
@@ -24,7 +25,11 @@ _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 class Statement:
-    """SQL text with ``:name`` parameters; ``{pg:...}`` parts appear only on PostgreSQL."""
+    """SQL text with ``:name`` or positional ``?`` parameters.
+
+    ``{pg:...}`` parts appear only on PostgreSQL. The SQL itself must hold no
+    literal ``?`` (it becomes ``%s`` for psycopg).
+    """
 
     def __init__(self, sql: str) -> None:
         self.sql = " ".join(sql.split())
@@ -35,13 +40,25 @@ class Statement:
         if text is None:
             keep = dialect == "postgresql"
             text = re.sub(r"\{pg:([^}]*)\}", lambda m: m.group(1) if keep else "", self.sql)
-            text = _PARAM.sub(r"%(\1)s" if keep else r":\1", text) if keep else text
+            if keep:
+                text = _PARAM.sub(r"%(\1)s", text).replace("?", "%s")
             self._rendered[dialect] = text
         return text
 
-    def run(
-        self, conn: DriverConnection, params: dict[str, Any] | list[dict[str, Any]] | None = None
-    ) -> Rows:
+    def stream(self, conn: DriverConnection, params: dict[str, Any], *, chunk: int = 10_000) -> Iterator[Any]:
+        """Yield raw row tuples in chunks; PostgreSQL uses a server-side cursor."""
+        if conn.dialect == "postgresql":
+            cursor = conn.raw.cursor(name=f"hitloop_stream_{id(self)}")
+        else:
+            cursor = conn.raw.cursor()
+        try:
+            cursor.execute(self.render(conn.dialect), params)
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def run(self, conn: DriverConnection, params: dict[str, Any] | list[Any] | None = None) -> Rows:
         """Execute on the driver's own cursor, inside ``conn``'s transaction.
 
         A list of parameter dicts runs the driver's executemany. Skipping

@@ -218,7 +218,7 @@ def import_records(
         batch_size = min(batch_size, 200)
     created = 0
     try:
-        batch: list[dict[str, Any]] = []
+        batch: list[tuple[Any, ...]] = []
         new_media: dict[str, dict[str, Any]] = {}
         for record in records:
             batch.append(_row(store, project_id, run_id, record, is_image, source, limits, now, new_media))
@@ -260,10 +260,10 @@ def import_records(
 
 
 _STAGED = ItemState.STAGED.value
+# Positional parameters: the driver binds tuples faster than dicts at import sizes.
 _INSERT_ITEM = Statement(
     "INSERT INTO items (project_id, external_id, text, media_sha256, meta, priority, state, n_answers,"
-    " source, import_id, created_at) VALUES (:project_id, :external_id, :text, :media_sha256, :meta,"
-    " 0.0, 'staged', 0, 'import', :import_id, :created_at)"
+    " source, import_id, created_at) VALUES (?, ?, ?, ?, ?, 0.0, 'staged', 0, 'import', ?, ?)"
 )
 _HEARTBEAT = Statement("UPDATE imports SET heartbeat_at = :now WHERE id = :id")
 
@@ -285,22 +285,21 @@ def _row(
     limits: ItemLimits,
     now: float,
     new_media: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
     sha = None
-    text = None
+    text = record.text
     if is_image:
         sha = _import_image(store, record, source, limits, new_media)
-    else:
-        text = _check_text(record.text, limits, field="text", file=source, line=record.line)
-    return {
-        "project_id": project_id,
-        "external_id": record.external_id,
-        "text": text,
-        "media_sha256": sha,
-        "meta": record.meta,
-        "import_id": run_id,
-        "created_at": now,
-    }
+        text = None
+    elif (
+        type(text) is not str
+        or len(text) > limits.max_text_chars
+        or not text
+        or text.isspace()
+        or "\x00" in text
+    ):
+        text = _check_text(text, limits, field="text", file=source, line=record.line)
+    return (project_id, record.external_id, text, sha, record.meta, run_id, now)
 
 
 def _import_image(
@@ -347,7 +346,7 @@ def _import_image(
 
 
 def _write_batch(
-    db: Database, run_id: int, batch: list[dict[str, Any]], new_media: dict[str, dict[str, Any]]
+    db: Database, run_id: int, batch: list[tuple[Any, ...]], new_media: dict[str, dict[str, Any]]
 ) -> None:
     # Straight to the driver's executemany: SQLAlchemy's per-row processing
     # costs more than the insert itself at import sizes.
@@ -355,9 +354,9 @@ def _write_batch(
         if new_media:
             _INSERT_MEDIA.run(conn, list(new_media.values()))
         empty = json_in(conn, {})
-        for row in batch:
-            row["meta"] = json_in(conn, row["meta"]) if row["meta"] else empty
-        _INSERT_ITEM.run(conn, batch)
+        _INSERT_ITEM.run(
+            conn, [(*row[:4], json_in(conn, row[4]) if row[4] else empty, *row[5:]) for row in batch]
+        )
         _HEARTBEAT.run(conn, {"now": time.time(), "id": run_id})
 
 
