@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=600,
         ge=5,
-        description="How long an item served to a person stays reserved for them before it returns to the queue.",
+        description=(
+            "How long an item served to a person stays reserved for them before it returns to the queue."
+        ),
     )
     max_leases_per_user: int = Field(
         default=8,
@@ -50,7 +52,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         default=64_000_000,
         ge=1,
-        description="Largest accepted image, in pixels; larger images are refused as possible decompression bombs.",
+        description=(
+            "Largest accepted image, in pixels; larger images are refused as possible decompression bombs."
+        ),
     )
     max_text_chars: int = Field(
         default=100_000, ge=1, description="Longest accepted text of one item, in characters."

@@ -1,0 +1,1 @@
+"""Pure numpy / scikit-learn machine learning: featurizers, learners, query strategies, simulation."""

@@ -1,0 +1,261 @@
+"""Inter-annotator agreement: Cohen's κ, Fleiss' κ, Krippendorff's α and a pairwise κ matrix.
+
+Undefined coefficients (no variation to agree on, too few ratings) are ``nan``
+rather than an exception, so a project page can show "not enough data".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from hitloop.ml.aggregation.answers import AnswerTable, FloatArray, IntArray, check_answers
+
+__all__ = [
+    "PairwiseAgreement",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "fleiss_kappa_per_class",
+    "krippendorff_alpha",
+    "pairwise_kappa",
+    "rating_counts",
+    "reliability_data",
+]
+
+
+def _labels(values: npt.ArrayLike, name: str) -> IntArray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0):
+        raise ValueError(f"{name} must hold non-negative integer class codes")
+    return arr.astype(np.intp, copy=False)
+
+
+def _kappa(observed: FloatArray | float, expected: FloatArray | float) -> FloatArray:
+    obs, exp = np.asarray(observed, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.isclose(exp, 1.0, rtol=0, atol=1e-12), np.nan, (obs - exp) / (1.0 - exp))
+
+
+def cohen_kappa(a: npt.ArrayLike, b: npt.ArrayLike, n_classes: int | None = None) -> float:
+    """Cohen's κ between two raters who labelled the same items.
+
+    Parameters
+    ----------
+    a, b : array-like of int, shape (n_items,)
+        Class codes given by each rater to the same items, in the same order.
+    n_classes : int, optional
+        Defaults to the largest code plus one.
+
+    Returns
+    -------
+    float
+        ``(p_o - p_e) / (1 - p_e)``; ``nan`` when there are no items or chance
+        agreement is 1 (both raters always give the same single class).
+
+    References
+    ----------
+    J. Cohen, "A coefficient of agreement for nominal scales", Educational and
+    Psychological Measurement 20(1), 1960.
+    """
+    x, y = _labels(a, "a"), _labels(b, "b")
+    if x.shape != y.shape:
+        raise ValueError("a and b must have the same length")
+    if x.size == 0:
+        return float("nan")
+    k = int(max(x.max(), y.max())) + 1 if n_classes is None else n_classes
+    table = np.bincount(x * k + y, minlength=k * k).reshape(k, k) / x.size
+    return float(_kappa(np.trace(table), table.sum(axis=1) @ table.sum(axis=0)))
+
+
+def rating_counts(answers: npt.ArrayLike, n_classes: int | None = None) -> FloatArray:
+    """Count table (n_items, n_classes) from an ``item, worker, label`` answer table."""
+    t = check_answers(answers, n_classes)
+    flat = np.bincount(t.item * t.n_classes + t.label, minlength=t.n_items * t.n_classes)
+    return flat.reshape(t.n_items, t.n_classes).astype(np.float64)
+
+
+def _counts(counts: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 2:
+        raise ValueError("counts must have shape (n_items, n_classes)")
+    if c.size and (c.min() < 0 or not np.all(np.isfinite(c))):
+        raise ValueError("counts must be finite and non-negative")
+    n = c.sum(axis=1)
+    keep = n >= 2  # an item rated once says nothing about agreement
+    return c[keep], n[keep]
+
+
+def fleiss_kappa(counts: npt.ArrayLike) -> float:
+    """Fleiss' κ for many raters from a count table.
+
+    Parameters
+    ----------
+    counts : array-like, shape (n_items, n_classes)
+        ``counts[i, j]`` raters put item ``i`` in class ``j``. Items with fewer
+        than two ratings are ignored; the number of raters may vary by item
+        (each item's agreement uses its own count), which reduces to Fleiss'
+        formula when it is constant.
+
+    Returns
+    -------
+    float
+        ``nan`` when no item has two ratings or all ratings are one class.
+
+    References
+    ----------
+    J. L. Fleiss, "Measuring nominal scale agreement among many raters",
+    Psychological Bulletin 76(5), 1971.
+    """
+    c, n = _counts(counts)
+    if c.shape[0] == 0:
+        return float("nan")
+    per_item = (np.sum(c * (c - 1), axis=1)) / (n * (n - 1))
+    p = c.sum(axis=0) / n.sum()
+    return float(_kappa(per_item.mean(), np.sum(p**2)))
+
+
+def fleiss_kappa_per_class(counts: npt.ArrayLike) -> FloatArray:
+    """Fleiss' per-category κ: agreement on each class, shape (n_classes,).
+
+    ``kappa_j = 1 - sum_i n_ij (n_i - n_ij) / (n_i - 1) / (sum_i n_i p_j (1 - p_j))``;
+    ``nan`` for a class nobody (or everybody) chose.
+
+    References
+    ----------
+    Fleiss, Psychological Bulletin 76(5), 1971, eq. (16)–(17).
+    """
+    c, n = _counts(counts)
+    if c.shape[0] == 0:
+        return np.full(np.asarray(counts).shape[-1], np.nan)
+    p = c.sum(axis=0) / n.sum()
+    disagreement = np.sum(c * (n[:, None] - c) / (n[:, None] - 1), axis=0)
+    expected = n.sum() * p * (1 - p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(expected > 0, 1.0 - disagreement / np.where(expected > 0, expected, 1.0), np.nan)
+
+
+def reliability_data(answers: npt.ArrayLike) -> FloatArray:
+    """Reliability data (n_workers, n_items) for Krippendorff's α: label codes, ``nan`` where unanswered."""
+    t = check_answers(answers)
+    _check_unique(t)
+    out = np.full((t.n_workers, t.n_items), np.nan)
+    out[t.worker, t.item] = t.label
+    return out
+
+
+def _check_unique(t: AnswerTable) -> None:
+    pairs = t.item.astype(np.int64) * t.n_workers + t.worker
+    if np.unique(pairs).size != pairs.size:
+        raise ValueError("a worker answered the same item more than once")
+
+
+def krippendorff_alpha(data: npt.ArrayLike, level: Literal["nominal", "interval"] = "nominal") -> float:
+    """Krippendorff's α from reliability data with missing values.
+
+    Parameters
+    ----------
+    data : array-like of float, shape (n_raters, n_units)
+        ``nan`` where a rater did not rate a unit. Units with fewer than two
+        ratings are not pairable and are ignored.
+    level : {"nominal", "interval"}
+        Difference function: ``c != k`` or ``(c - k) ** 2``.
+
+    Returns
+    -------
+    float
+        ``1 - D_o / D_e`` from the coincidence matrix; ``nan`` when there are
+        no pairable values or no variation.
+
+    References
+    ----------
+    K. Krippendorff, "Computing Krippendorff's alpha-reliability", 2011
+    (University of Pennsylvania ScholarlyCommons, asc_papers/43).
+    """
+    if level not in ("nominal", "interval"):
+        raise ValueError("level must be 'nominal' or 'interval'")
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError("data must have shape (n_raters, n_units)")
+    if np.any(np.isinf(x)):
+        raise ValueError("data must be finite or nan")
+    by_unit = x.T  # (n_units, n_raters)
+    present = ~np.isnan(by_unit)
+    m = present.sum(axis=1)
+    pairable = m >= 2
+    by_unit, present, m = by_unit[pairable], present[pairable], m[pairable]
+    if m.size == 0:
+        return float("nan")
+    unit, _ = np.nonzero(present)  # row-major, the same order as by_unit[present]
+    values, codes = np.unique(by_unit[present], return_inverse=True)
+    units = np.zeros((m.size, values.size))
+    np.add.at(units, (unit, codes.reshape(-1)), 1.0)  # (n_units, n_values) counts
+    weighted = units / (m[:, None] - 1)
+    coincidence = weighted.T @ units - np.diag(weighted.sum(axis=0))
+    n_c = coincidence.sum(axis=1)
+    n = n_c.sum()
+    delta = 1.0 - np.eye(values.size) if level == "nominal" else (values[:, None] - values[None, :]) ** 2
+    observed = np.sum(coincidence * delta)
+    expected = (n_c @ delta @ n_c) / (n - 1)
+    if expected <= 0:
+        return float("nan")
+    return float(1.0 - observed / expected)
+
+
+@dataclass(frozen=True)
+class PairwiseAgreement:
+    """Cohen's κ per pair of workers on the items both answered.
+
+    ``kappa`` and ``n_shared`` have shape (n_workers, n_workers); ``kappa`` is
+    ``nan`` on the diagonal, where fewer than ``min_shared`` items are shared,
+    and where κ is undefined.
+    """
+
+    kappa: FloatArray
+    n_shared: IntArray
+
+
+def pairwise_kappa(
+    answers: npt.ArrayLike, n_classes: int | None = None, min_shared: int = 2
+) -> PairwiseAgreement:
+    """Cohen's κ for every pair of workers, computed together with sparse products.
+
+    Parameters
+    ----------
+    answers : array-like of int, shape (n_answers, 3)
+        ``item, worker, label`` codes; each worker answers an item at most once.
+    n_classes : int, optional
+    min_shared : int, default=2
+        Pairs sharing fewer items get ``nan``.
+
+    Returns
+    -------
+    PairwiseAgreement
+    """
+    t = check_answers(answers, n_classes)
+    _check_unique(t)
+    k, w = t.n_classes, t.n_workers
+    # one indicator matrix (workers x items) per class
+    per_class = [
+        sp.csr_matrix((np.ones(int(mask.sum())), (t.worker[mask], t.item[mask])), shape=(w, t.n_items))
+        for mask in (t.label == c for c in range(k))
+    ]
+    # joint[a][b][u, v]: items where worker u said a and worker v said b
+    joint = np.stack(
+        [np.stack([(per_class[a] @ per_class[b].T).toarray() for b in range(k)]) for a in range(k)]
+    )
+    shared = joint.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = np.trace(joint, axis1=0, axis2=1) / shared
+        row = joint.sum(axis=1) / shared  # class shares of worker u on the shared items
+        col = joint.sum(axis=0) / shared  # class shares of worker v
+        expected = np.sum(row * col, axis=0)
+    kappa = _kappa(observed, expected)
+    kappa[shared < max(min_shared, 1)] = np.nan
+    np.fill_diagonal(kappa, np.nan)
+    return PairwiseAgreement(kappa=kappa, n_shared=shared.astype(np.intp))

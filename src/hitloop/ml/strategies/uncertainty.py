@@ -1,0 +1,127 @@
+"""Uncertainty sampling: least confidence, margin, entropy, and a density-weighted margin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hitloop.ml.strategies.base import Pool, QueryStrategy
+from hitloop.ml.strategies.scoring import cluster_density, entropy, least_confidence, margin_uncertainty
+from hitloop.ml.strategies.selection import diverse_top_n, top_n
+
+__all__ = [
+    "DensityWeightedMargin",
+    "DiverseMargin",
+    "Entropy",
+    "LeastConfidence",
+    "Margin",
+    "RandomSampling",
+    "UncertaintySampling",
+]
+
+_BATCH_MODES = ("top", "diverse")
+
+
+class RandomSampling(QueryStrategy):
+    """Items in uniformly random order: the baseline every strategy must beat."""
+
+    needs_model = False
+
+    def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.random(pool.n_items)
+
+
+class UncertaintySampling(QueryStrategy):
+    """Score items with ``measure`` on the model's probabilities; pick the top, optionally diversified.
+
+    Parameters
+    ----------
+    batch : {"top", "diverse"}
+        "top" takes the n highest scores; "diverse" clusters the
+        ``candidates * n`` highest into n groups and takes the best of each,
+        so a batch holds no near-duplicates.
+    candidates : int
+        Candidate multiple for ``batch="diverse"``.
+    """
+
+    measure: ClassVar[Callable[[Any], NDArray[np.float64]]]
+
+    def __init__(self, batch: str = "top", candidates: int = 5) -> None:
+        self.batch = batch
+        self.candidates = candidates
+
+    def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
+        return type(self).measure(pool.probabilities)
+
+    def _select(self, pool: Pool, n: int, rng: np.random.Generator) -> NDArray[np.intp]:
+        if self.batch not in _BATCH_MODES:
+            raise ValueError(f"batch must be one of {_BATCH_MODES}, got {self.batch!r}")
+        scores = self.score(pool, rng)
+        if self.batch == "top":
+            return top_n(scores, n, pool.excluded, rng)
+        return diverse_top_n(scores, pool.X, n, pool.excluded, rng, candidates=self.candidates)
+
+
+class LeastConfidence(UncertaintySampling):
+    """Least confident first (:func:`~hitloop.ml.strategies.scoring.least_confidence`; Lewis & Gale, 1994)."""
+
+    measure = staticmethod(least_confidence)
+
+
+class Margin(UncertaintySampling):
+    """Smallest top-two margin first (:func:`~hitloop.ml.strategies.scoring.margin`; Scheffer et al., 2001)."""
+
+    measure = staticmethod(margin_uncertainty)
+
+
+class Entropy(UncertaintySampling):
+    """Highest predictive entropy first (:func:`~hitloop.ml.strategies.scoring.entropy`)."""
+
+    measure = staticmethod(entropy)
+
+
+class DiverseMargin(Margin):
+    """Margin with diverse batches (:func:`~hitloop.ml.strategies.selection.diverse_top_n`).
+
+    Falls back to cold start (cluster representatives) before a model
+    exists. Same parameters as :class:`UncertaintySampling`, with
+    ``batch="diverse"`` by default.
+    """
+
+    def __init__(self, batch: str = "diverse", candidates: int = 5) -> None:
+        super().__init__(batch=batch, candidates=candidates)
+
+
+class DensityWeightedMargin(UncertaintySampling):
+    """Margin uncertainty times cluster density: uncertain items in dense regions first.
+
+    ``score = (1 - margin) * density ** beta``, with density the cosine
+    similarity of an item to its k-means cluster centre
+    (:func:`~hitloop.ml.strategies.scoring.cluster_density`), so outliers,
+    uncertain but unrepresentative, wait.
+
+    Parameters
+    ----------
+    beta : float
+        Weight of density relative to uncertainty (0 = plain margin).
+    n_clusters : int
+    batch, candidates
+        As in :class:`UncertaintySampling`.
+
+    References
+    ----------
+    B. Settles and M. Craven, "An Analysis of Active Learning Strategies for
+    Sequence Labeling Tasks", EMNLP 2008 (information density).
+    """
+
+    def __init__(self, beta: float = 1.0, n_clusters: int = 20, batch: str = "top", candidates: int = 5) -> None:
+        super().__init__(batch=batch, candidates=candidates)
+        self.beta = beta
+        self.n_clusters = n_clusters
+
+    def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
+        density = cluster_density(pool.X, self.n_clusters, rng)
+        return margin_uncertainty(pool.probabilities) * density**self.beta

@@ -1,0 +1,217 @@
+"""Agreement coefficients against published values, scikit-learn, and their algebra."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import cohen_kappa_score
+
+from hitloop.ml.agreement import (
+    cohen_kappa,
+    fleiss_kappa,
+    fleiss_kappa_per_class,
+    krippendorff_alpha,
+    pairwise_kappa,
+    rating_counts,
+    reliability_data,
+)
+
+# Fleiss (1971), Table 1: 30 patients, 6 psychiatrists each, diagnoses Depression,
+# Personality disorder, Schizophrenia, Neurosis, Other (as in R's irr::diagnoses).
+FLEISS_1971 = [
+    "NNNNNN",
+    "PPPOOO",
+    "PSSSSO",
+    "OOOOOO",
+    "PPPNNN",
+    "DDSSSS",
+    "SSSSOO",
+    "DDSSSN",
+    "DDNNNN",
+    "OOOOOO",
+    "DNNNNN",
+    "DPNNNN",
+    "PPPSSS",
+    "DNNNNN",
+    "PPNNNO",
+    "SSSSSO",
+    "DDDNOO",
+    "DDDDDP",
+    "PPNNNN",
+    "DSSOOO",
+    "OOOOOO",
+    "PNNNNN",
+    "PPNOOO",
+    "DDNNNN",
+    "DNNNNO",
+    "PPPPPN",
+    "DDDDOO",
+    "PPNNNN",
+    "DSSSSS",
+    "OOOOOO",
+]
+FLEISS_1971_COUNTS = np.array([[row.count(c) for c in "DPSNO"] for row in FLEISS_1971])
+
+# The usual 10 subjects x 14 raters illustration of Fleiss' kappa (kappa = 0.210).
+FOURTEEN_RATERS = np.array(
+    [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
+)
+
+# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C:
+# 4 observers x 12 units with missing values; nominal 0.743, interval 0.849.
+nan = np.nan
+KRIPPENDORFF_2011 = np.array(
+    [
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+        [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan],
+    ]
+)
+
+
+def test_fleiss_1971_overall_and_per_category_kappa() -> None:
+    assert FLEISS_1971_COUNTS.shape == (30, 5) and set(FLEISS_1971_COUNTS.sum(axis=1)) == {6}
+    assert fleiss_kappa(FLEISS_1971_COUNTS) == pytest.approx(0.430, abs=5e-4)
+    # the paper's per-category values: .245, .245, .520, .471, .566
+    np.testing.assert_allclose(
+        fleiss_kappa_per_class(FLEISS_1971_COUNTS), [0.245, 0.245, 0.520, 0.471, 0.566], atol=5e-4
+    )
+
+
+def test_fleiss_fourteen_rater_illustration() -> None:
+    assert fleiss_kappa(FOURTEEN_RATERS) == pytest.approx(0.210, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"), [("nominal", 0.743), ("interval", 0.849)], ids=["nominal", "interval"]
+)
+def test_krippendorff_canonical_reliability_data(level: str, expected: float) -> None:
+    assert krippendorff_alpha(KRIPPENDORFF_2011, level) == pytest.approx(expected, abs=5e-4)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(6), ids=[f"seed{s}" for s in range(6)])
+def test_cohen_kappa_matches_scikit_learn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 4, 50)
+    b = np.where(rng.random(50) < 0.6, a, rng.integers(0, 4, 50))
+    assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+
+
+def test_undefined_coefficients_are_nan() -> None:
+    assert np.isnan(cohen_kappa([], []))
+    assert np.isnan(cohen_kappa([1, 1, 1], [1, 1, 1]))  # no variation: chance agreement is 1
+    assert np.isnan(fleiss_kappa([[1, 0], [0, 1]]))  # nobody rated an item twice
+    assert np.isnan(krippendorff_alpha([[1, nan], [nan, 2]]))  # nothing pairable
+    assert np.isnan(fleiss_kappa_per_class([[3, 0], [3, 0]])[1])
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        cohen_kappa([0, 1], [0])
+    with pytest.raises(ValueError, match="class codes"):
+        cohen_kappa([0.5], [1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        fleiss_kappa([[-1, 3]])
+    with pytest.raises(ValueError, match="level"):
+        krippendorff_alpha(KRIPPENDORFF_2011, "ordinal")  # type: ignore[arg-type]
+
+
+def test_answer_table_helpers_feed_the_coefficients() -> None:
+    answers = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 0], [1, 1, 1], [2, 1, 0], [2, 2, 0]])
+    np.testing.assert_array_equal(rating_counts(answers), [[0, 2], [1, 1], [2, 0]])
+    data = reliability_data(answers)
+    assert data.shape == (3, 3) and np.isnan(data[2, 0]) and data[1, 2] == 0
+    assert krippendorff_alpha(data) == pytest.approx(krippendorff_alpha(data.T.T))
+    with pytest.raises(ValueError, match="more than once"):
+        reliability_data(np.array([[0, 0, 1], [0, 0, 0]]))
+
+
+def test_pairwise_kappa_equals_cohen_on_each_pairs_shared_items() -> None:
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 3, 80)
+    rows = [
+        (i, w, truth[i] if rng.random() < 0.7 else rng.integers(0, 3))
+        for i in range(80)
+        for w in range(5)
+        if rng.random() < 0.7
+    ]
+    answers = np.array(rows)
+    result = pairwise_kappa(answers)
+    data = reliability_data(answers)
+    for u in range(5):
+        assert np.isnan(result.kappa[u, u])
+        for v in range(u + 1, 5):
+            both = ~np.isnan(data[u]) & ~np.isnan(data[v])
+            assert result.n_shared[u, v] == both.sum()
+            expected = cohen_kappa(data[u, both].astype(int), data[v, both].astype(int), n_classes=3)
+            assert result.kappa[u, v] == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_array_equal(np.isnan(result.kappa), np.isnan(result.kappa.T))
+    np.testing.assert_allclose(result.kappa, result.kappa.T, equal_nan=True)
+
+
+def test_pairwise_kappa_leaves_pairs_with_too_few_shared_items_blank() -> None:
+    answers = np.array([[0, 0, 0], [0, 1, 0], [1, 0, 1], [1, 1, 1], [2, 2, 1], [1, 2, 1]])
+    result = pairwise_kappa(answers, min_shared=2)
+    assert result.kappa[0, 1] == pytest.approx(1.0)
+    assert result.n_shared[0, 2] == 1 and np.isnan(result.kappa[0, 2])
+
+
+# ---------------------------------------------------------------- properties
+
+labels = st.lists(st.integers(0, 3), min_size=2, max_size=40).filter(lambda xs: len(set(xs)) > 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=labels)
+def test_perfect_agreement_is_one_everywhere(a: list[int]) -> None:
+    x = np.array(a)
+    assert cohen_kappa(x, x) == pytest.approx(1.0)
+    counts = np.zeros((x.size, 4))
+    counts[np.arange(x.size), x] = 3  # three raters who always agree
+    assert fleiss_kappa(counts) == pytest.approx(1.0)
+    data = np.vstack([x, x, x]).astype(float)
+    assert krippendorff_alpha(data, "nominal") == pytest.approx(1.0)
+    assert krippendorff_alpha(data, "interval") == pytest.approx(1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=2, max_size=40))
+def test_cohen_kappa_is_symmetric_and_agrees_with_scikit_learn(pair: list[tuple[int, int]]) -> None:
+    a, b = (np.array(col) for col in zip(*pair, strict=True))
+    ab, ba = cohen_kappa(a, b), cohen_kappa(b, a)
+    assert (np.isnan(ab) and np.isnan(ba)) or ab == pytest.approx(ba)
+    if not np.isnan(ab):
+        assert ab == pytest.approx(cohen_kappa_score(a, b), abs=1e-9)
+        assert -1.0 - 1e-9 <= ab <= 1.0 + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.lists(
+        st.lists(st.one_of(st.none(), st.integers(0, 4)), min_size=6, max_size=6), min_size=2, max_size=5
+    )
+)
+def test_krippendorff_ignores_rater_order_and_is_at_most_one(data: list[list[int | None]]) -> None:
+    x: npt.NDArray[np.float64] = np.array(
+        [[nan if v is None else v for v in row] for row in data], dtype=float
+    )
+    for level in ("nominal", "interval"):
+        alpha = krippendorff_alpha(x, level)
+        flipped = krippendorff_alpha(x[::-1], level)
+        assert (np.isnan(alpha) and np.isnan(flipped)) or alpha == pytest.approx(flipped)
+        assert np.isnan(alpha) or alpha <= 1.0 + 1e-9
