@@ -7,6 +7,7 @@ only through its public services, exactly as the server and the CLI do.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -39,10 +40,49 @@ class Record:
 
 
 _WORDS = (
-    "the service was quick and friendly but the food arrived cold and the bill was wrong "
-    "great value would come back again terrible support never answered my emails at all "
-    "delivery took three weeks package damaged refund still pending after many calls"
-).split()
+    "the",
+    "service",
+    "was",
+    "quick",
+    "and",
+    "friendly",
+    "but",
+    "the",
+    "food",
+    "arrived",
+    "cold",
+    "and",
+    "the",
+    "bill",
+    "was",
+    "wrong",
+    "great",
+    "value",
+    "would",
+    "come",
+    "back",
+    "again",
+    "terrible",
+    "support",
+    "never",
+    "answered",
+    "my",
+    "emails",
+    "at",
+    "all",
+    "delivery",
+    "took",
+    "three",
+    "weeks",
+    "package",
+    "damaged",
+    "refund",
+    "still",
+    "pending",
+    "after",
+    "many",
+    "calls",
+)
 
 
 def item_text(i: int) -> str:
@@ -160,6 +200,22 @@ def machine_cpu() -> float:
     return (sum(values[:8]) - idle) / CLK_TCK
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of all processes named ``postgres`` (the database server's backends)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+        except OSError:
+            continue
+        total += proc_cpu(int(entry))
+    return total
+
+
 def rss_now() -> int:
     return proc_status(os.getpid()).get("VmRSS", 0)
 
@@ -213,14 +269,16 @@ def machine_info(db_kind: str, db_url: str) -> dict[str, Any]:
         ).stdout.strip()
     dirty = None
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        dirty = bool(
-            subprocess.run(
-                ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
+        # Uncommitted changes under src/ (other work in progress), identified by a hash.
+        diff = subprocess.run(
+            ["git", "-C", str(REPO), "diff", "HEAD", "--", "src"], capture_output=True, check=True
+        ).stdout
+        untracked = subprocess.run(
+            ["git", "-C", str(REPO), "ls-files", "--others", "--exclude-standard", "--", "src"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        dirty = hashlib.sha1(diff + untracked).hexdigest()[:10] if diff or untracked else False
     return {
         "nproc": len(os.sched_getaffinity(0)),
         "cpu": model,

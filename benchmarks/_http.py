@@ -10,6 +10,7 @@ the server share a 2-core machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 __all__ = ["Connection", "HTTPError"]
 
@@ -34,10 +35,8 @@ class Connection:
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
 
     async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         """Send one request and return (status, body). Raises HTTPError on connection trouble."""

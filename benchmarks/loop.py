@@ -37,10 +37,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import database_url as fresh_database
+from _common import (
     machine_cpu,
     machine_info,
     mib,
+    postgres_cpu,
     proc_cpu,
     proc_status,
     proc_tree,
@@ -48,25 +50,20 @@ from _common import (  # noqa: E402
     redact,
     write_json,
 )
-from _common import database_url as fresh_database  # noqa: E402
-from _http import Connection, HTTPError  # noqa: E402
+from _http import Connection, HTTPError
 
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 LABELS = ["pos", "neg", "neutral"]
 PASSWORD = "benchmark-password"
 REQUEST_TIMEOUT_S = 30.0
-SERVER_EXPERIMENTS = {"write-lock"}
-EXPERIMENTS = ["desc-index", *sorted(SERVER_EXPERIMENTS)]
 TARGETS = {"annotations_per_s": 500.0, "next_p99_ms": 25.0, "submit_p99_ms": 25.0}
 
 
 # --------------------------------------------------------------------------- setup
 
 
-def setup(
-    data_dir: Path, url: str, n_items: int, n_clients: int, experiments: list[str]
-) -> dict[str, Any]:
+def setup(data_dir: Path, url: str, n_items: int, n_clients: int) -> dict[str, Any]:
     """Create users, tokens, a project and the items, in-process through the services."""
     from hitloop.api.context import AppContext
     from hitloop.schemas import ProjectCreate
@@ -101,14 +98,6 @@ def setup(
         batch_size=settings.import_batch_size,
     )
     t_items = time.perf_counter()
-    if "desc-index" in experiments:
-        # What-if: a queue index whose order matches ORDER BY priority DESC, id.
-        from sqlalchemy import text
-
-        with ctx.db.engine.begin() as conn:
-            conn.execute(
-                text("CREATE INDEX ix_bench_queue_desc ON items (project_id, state, priority DESC, id)")
-            )
     ctx.db.dispose()
     assert result.created == n_items
     items_s = t_items - t_users
@@ -133,11 +122,12 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, url: str, port: int, workers: int, log: Path, experiments: list[str]
+    data_dir: Path, url: str, port: int, workers: int, log: Path, tweaks: list[str]
 ) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(HITLOOP_DATA_DIR=str(data_dir), HITLOOP_DATABASE_URL=url)
-    env["HITLOOP_BENCH_EXPERIMENTS"] = ",".join(x for x in experiments if x in SERVER_EXPERIMENTS)
+    env["HITLOOP_BENCH_TWEAKS"] = ",".join(tweaks)
+    env["HITLOOP_BENCH_STATS"] = str(data_dir / "server-stats")
     cmd = [
         sys.executable,
         "-m",
@@ -230,11 +220,12 @@ class HttpxClient:
 class Run:
     project_id: int
     count: int
+    think_s: float
     warm_end: float
     end: float
     hard_end: float
-    next_lat: list[float] = field(default_factory=list)
-    submit_lat: list[float] = field(default_factory=list)
+    next_lat: list[tuple[float, float]] = field(default_factory=list)  # (start, seconds)
+    submit_lat: list[tuple[float, float]] = field(default_factory=list)
     acked_ids: list[int] = field(default_factory=list)
     acked_at: list[float] = field(default_factory=list)
     replayed: int = 0
@@ -278,7 +269,7 @@ async def annotator(index: int, client: RawClient | HttpxClient, run: Run) -> No
                 continue
             status, data, t0, t1 = got
             if run.warm_end <= t0 < run.end:
-                run.next_lat.append(t1 - t0)
+                run.next_lat.append((t0, t1 - t0))
             if status != 200:
                 run.error(f"next:{status}", data.decode("utf-8", "replace"))
                 await asyncio.sleep(0.01)
@@ -306,7 +297,7 @@ async def annotator(index: int, client: RawClient | HttpxClient, run: Run) -> No
                     continue
                 status, data, t0, t1 = got
                 if run.warm_end <= t0 < run.end:
-                    run.submit_lat.append(t1 - t0)
+                    run.submit_lat.append((t0, t1 - t0))
                 if status in (200, 201):
                     ack = loads(data)
                     run.acked_ids.append(ack["id"])
@@ -315,6 +306,8 @@ async def annotator(index: int, client: RawClient | HttpxClient, run: Run) -> No
                     run.acked_at.append(t1)
                 else:
                     run.error(f"submit:{status}", data.decode("utf-8", "replace"))
+                if run.think_s:
+                    await asyncio.sleep(run.think_s)
     finally:
         await client.close()
 
@@ -326,9 +319,10 @@ class Sample:
     client_cpu: float
     server_rss: int
     machine_cpu: float
+    db_cpu: float
 
 
-def sample(server_pid: int, clock: float) -> Sample:
+def sample(server_pid: int, clock: float, with_db: bool = False) -> Sample:
     pids = proc_tree(server_pid)
     return Sample(
         t=clock,
@@ -336,6 +330,7 @@ def sample(server_pid: int, clock: float) -> Sample:
         client_cpu=time.process_time(),
         server_rss=sum(proc_status(p).get("VmRSS", 0) for p in pids),
         machine_cpu=machine_cpu(),
+        db_cpu=postgres_cpu() if with_db else 0.0,
     )
 
 
@@ -349,36 +344,57 @@ async def drive(
     warmup: float,
     count: int,
     http: str,
-) -> tuple[Run, list[Sample]]:
+    think_ms: float = 0.0,
+    background: list[str] | None = None,
+    with_db: bool = False,
+) -> tuple[Run, list[Sample], dict[str, Any] | None]:
     clock = time.perf_counter
     start = clock()
     run = Run(
         project_id=project_id,
         count=count,
+        think_s=think_ms / 1000,
         warm_end=start + warmup,
         end=start + warmup + seconds,
         hard_end=start + warmup + seconds + 10.0,
     )
-    samples: list[Sample] = [sample(server_pid, start)]
+    samples: list[Sample] = [sample(server_pid, start, with_db)]
     make = RawClient if http == "raw" else HttpxClient
     tasks = [asyncio.create_task(annotator(i, make(port, tok), run)) for i, tok in enumerate(tokens)]
     all_done = asyncio.gather(*tasks, return_exceptions=True)
+    bg: subprocess.Popen[str] | None = None
+    bg_info: dict[str, Any] | None = None
     while not all_done.done():
         await asyncio.wait([all_done], timeout=0.25)
-        samples.append(sample(server_pid, clock()))
+        now = clock()
+        samples.append(sample(server_pid, now, with_db))
+        if background and bg is None and now >= run.warm_end:
+            bg = subprocess.Popen(background, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            bg_info = {"started": now}
+        if bg is not None and bg_info is not None and "ended" not in bg_info and bg.poll() is not None:
+            bg_info["ended"] = clock()
         if clock() > run.hard_end + REQUEST_TIMEOUT_S:
             for t in tasks:
                 t.cancel()
     for outcome in await all_done:
         if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
             run.error("client:exception", repr(outcome))
-    return run, samples
+    if bg is not None and bg_info is not None:
+        out, err = bg.communicate(timeout=600)
+        bg_info.setdefault("ended", clock())
+        bg_info["returncode"] = bg.returncode
+        bg_info["report"] = json.loads(out.strip().splitlines()[-1]) if bg.returncode == 0 else err[-2000:]
+    return run, samples, bg_info
 
 
 # --------------------------------------------------------------------------- analysis
 
 
-def percentiles(values: list[float]) -> dict[str, float | int | None]:
+def percentiles(
+    samples: list[tuple[float, float]], start: float = float("-inf"), end: float = float("inf")
+) -> dict[str, float | int | None]:
+    """Percentiles in ms of the requests that started in [start, end)."""
+    values = [dt for t0, dt in samples if start <= t0 < end]
     if not values:
         return {"count": 0, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
     ordered = sorted(values)
@@ -412,7 +428,9 @@ def check_database(url: str, project_id: int, acked: list[int]) -> dict[str, Any
     db = Database(url)
     try:
         with db.engine.connect() as c:
-            overlap = c.execute(select(Project.__table__.c.overlap).where(Project.__table__.c.id == project_id))
+            overlap = c.execute(
+                select(Project.__table__.c.overlap).where(Project.__table__.c.id == project_id)
+            )
             overlap_n = int(overlap.scalar_one())
             active = (a.c.project_id == project_id) & a.c.superseded_by.is_(None) & a.c.skipped.is_(False)
             per_item = select(a.c.item_id).where(active).group_by(a.c.item_id)
@@ -452,7 +470,7 @@ def check_database(url: str, project_id: int, acked: list[int]) -> dict[str, Any
 
 def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str) -> dict[str, Any]:
     print(f"setup: {args.items:,} items, {args.clients} annotators, {kind} …", flush=True)
-    prepared = setup(data_dir, url, args.items, args.clients, args.experiment)
+    prepared = setup(data_dir, url, args.items, args.clients)
     print(
         f"setup: {prepared['total_s']:.1f} s (items {prepared['items_s']:.1f} s, "
         f"{prepared['items_per_s']:,} items/s; users {prepared['users_s']:.1f} s)",
@@ -460,7 +478,9 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
     )
     port = free_port()
     log = data_dir / "server.log"
-    proc = start_server(data_dir, url, port, args.workers, log, args.experiment)
+    if args.quiet_wait > 0:
+        wait_for_quiet(args.quiet_wait)
+    proc = start_server(data_dir, url, port, args.workers, log, args.tweak)
     profiler: subprocess.Popen[bytes] | None = None
     try:
         runner = asyncio.Runner(loop_factory=_loop_factory(args.client_loop))
@@ -471,7 +491,17 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
             if args.profile:
                 profiler = start_profiler(proc.pid, args)
             tokens = [tok for _uid, tok in prepared["users"]]
-            run, samples = runner.run(
+            background = None
+            if args.background_import:
+                background = [
+                    sys.executable,
+                    str(BENCH_DIR / "_bg_import.py"),
+                    url,
+                    str(data_dir),
+                    str(prepared["project_id"]),
+                    str(args.background_import),
+                ]
+            run, samples, bg_info = runner.run(
                 drive(
                     port,
                     proc.pid,
@@ -481,6 +511,9 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
                     warmup=args.warmup,
                     count=args.count,
                     http=args.http,
+                    think_ms=args.think_ms,
+                    background=background,
+                    with_db=kind == "postgresql",
                 )
             )
         server_pids = proc_tree(proc.pid)
@@ -493,6 +526,9 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
                 profiler.wait(timeout=args.seconds + args.warmup + 30)
         stop_server(proc)
     server_log = log.read_text(errors="replace")[-4000:]
+    connections = sum(
+        json.loads(p.read_text()).get("db_connections_opened", 0) for p in data_dir.glob("server-stats.*")
+    )
 
     measure_end = min(run.end, run.exhausted_at) if run.exhausted_at else run.end
     measured_s = max(1e-9, measure_end - run.warm_end)
@@ -515,8 +551,8 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
         "annotations_acked_in_window": acked_in_window,
         "annotations_acked_total": len(run.acked_ids),
         "requests": run.requests,
-        "next_ms": percentiles(run.next_lat),
-        "submit_ms": percentiles(run.submit_lat),
+        "next_ms": percentiles(run.next_lat, run.warm_end, measure_end),
+        "submit_ms": percentiles(run.submit_lat, run.warm_end, measure_end),
         "errors": dict(run.errors),
         "error_total": sum(run.errors.values()),
         "error_samples": run.error_samples,
@@ -533,7 +569,13 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
             "vm_hwm_bytes": sum(hwm),
             "cpu_s": round(b.server_cpu - a.server_cpu, 2),
             "cpu_cores": round((b.server_cpu - a.server_cpu) / span, 2),
+            # Noise-robust cost: server CPU per acknowledged annotation (next + submit),
+            # and the rate one fully available core would sustain at that cost.
+            "cpu_ms_per_annotation": round(1000 * (b.server_cpu - a.server_cpu) / max(1, acked_in_window), 2),
+            "annotations_per_core_s": round(acked_in_window / max(1e-9, b.server_cpu - a.server_cpu), 1),
             "boot_s": round(boot_s, 2),
+            # Includes the start-up migration check; many more than the pool size means churn.
+            "db_connections_opened": connections,
         },
         "client": {
             "http": args.http,
@@ -541,10 +583,17 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
             "cpu_s": round(b.client_cpu - a.client_cpu, 2),
             "cpu_cores": round((b.client_cpu - a.client_cpu) / span, 2),
         },
+        # PostgreSQL's own processes (all of them, so other users' queries count too).
+        "database_cpu_cores": round((b.db_cpu - a.db_cpu) / span, 2) if kind == "postgresql" else None,
         # CPU used by everything else on the machine during the window: a noisy
         # neighbour (tests, other benchmarks) makes the numbers worse.
         "other_cpu_cores": round(
-            ((b.machine_cpu - a.machine_cpu) - (b.server_cpu - a.server_cpu) - (b.client_cpu - a.client_cpu))
+            (
+                (b.machine_cpu - a.machine_cpu)
+                - (b.server_cpu - a.server_cpu)
+                - (b.client_cpu - a.client_cpu)
+                - (b.db_cpu - a.db_cpu)
+            )
             / span,
             2,
         ),
@@ -557,9 +606,36 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
         "no_duplicates": duplicates == 0,
         "no_lost": checks["lost"] == 0,
     }
+    if bg_info is not None:
+        w0, w1 = bg_info["started"], bg_info["ended"]
+        results["background_import"] = {
+            "items": args.background_import,
+            "seconds": round(w1 - w0, 2),
+            "report": bg_info.get("report"),
+            "returncode": bg_info.get("returncode"),
+            "next_ms_during": percentiles(run.next_lat, w0, w1),
+            "submit_ms_during": percentiles(run.submit_lat, w0, w1),
+            "next_ms_after": percentiles(run.next_lat, w1, measure_end),
+            "submit_ms_after": percentiles(run.submit_lat, w1, measure_end),
+        }
     if results["error_total"]:
         results["server_log_tail"] = server_log
     return {"setup": {k: v for k, v in prepared.items() if k != "users"}, "results": results}
+
+
+def wait_for_quiet(limit_s: float, threshold_cores: float = 0.25, window_s: float = 2.0) -> None:
+    """Wait (at most ``limit_s``) until the rest of the machine uses under ``threshold_cores``."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        before, mine = machine_cpu(), time.process_time()
+        time.sleep(window_s)
+        busy = (machine_cpu() - before - (time.process_time() - mine)) / window_s
+        if busy < threshold_cores:
+            return
+        if time.monotonic() >= deadline:
+            print(f"warning: other processes still use {busy:.2f} cores; measuring anyway", flush=True)
+            return
+        print(f"waiting for quiet: other processes use {busy:.2f} cores", flush=True)
 
 
 def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -603,6 +679,10 @@ def start_profiler(pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes
     )
 
 
+def _lat(d: dict[str, Any]) -> str:
+    return f"p50 {d['p50']}  p90 {d['p90']}  p99 {d['p99']}  max {d['max']}  (n={d['count']:,})"
+
+
 def summary(report: dict[str, Any]) -> str:
     r = report["results"]
     m = report["machine"]
@@ -611,22 +691,36 @@ def summary(report: dict[str, Any]) -> str:
     n, s = r["next_ms"], r["submit_ms"]
     lines = [
         f"loop: {p['items']:,} items, {p['clients']} clients, count={p['count']}, workers={p['workers']}, "
-        f"{'experiments=' + ','.join(p['experiment']) + ', ' if p['experiment'] else ''}"
+        f"{'think=' + str(p.get('think_ms')) + ' ms, ' if p.get('think_ms') else ''}"
+        f"{'tweaks=' + ','.join(p['tweak']) + ', ' if p['tweak'] else ''}"
         f"{m['database']} {m['database_version']}, {m['nproc']} cores, python {m['python']}",
         f"  annotations/s   {r['annotations_per_s']:,.1f}   ({r['annotations_acked_in_window']:,} acked in "
         f"{r['measured_s']} s{', queue ran dry' if r['queue_exhausted'] else ''})",
-        f"  next   ms       p50 {n['p50']}  p90 {n['p90']}  p99 {n['p99']}  max {n['max']}  (n={n['count']:,})",
-        f"  submit ms       p50 {s['p50']}  p90 {s['p90']}  p99 {s['p99']}  max {s['max']}  (n={s['count']:,})",
+        f"  next ms         {_lat(n)}",
+        f"  submit ms       {_lat(s)}",
         f"  errors          {r['error_total']} {r['errors'] or ''}   empty_next {r['empty_next']}",
         f"  duplicates      {r['duplicates']}   lost {r['lost']}   "
         f"(db: {r['db_checks']['annotations_in_db']:,} annotations, "
         f"{r['db_checks']['unacknowledged_in_db']} unacknowledged)",
-        f"  server          {r['server']['cpu_cores']} cores, peak RSS {mib(r['server']['peak_rss_bytes'])} "
-        f"(VmHWM {mib(r['server']['vm_hwm_bytes'])})",
+        f"  server          {r['server']['cpu_cores']} cores, "
+        f"{r['server']['cpu_ms_per_annotation']} ms CPU per annotation "
+        f"(~{r['server']['annotations_per_core_s']:,.0f}/s per free core), "
+        f"peak RSS {mib(r['server']['peak_rss_bytes'])} (VmHWM {mib(r['server']['vm_hwm_bytes'])}), "
+        f"{r['server']['db_connections_opened']} db connections opened",
         f"  client          {r['client']['cpu_cores']} cores ({r['client']['http']}, {r['client']['loop']})"
-        f"   other processes {r['other_cpu_cores']} cores",
+        + (f"   postgres {r['database_cpu_cores']} cores" if r["database_cpu_cores"] is not None else "")
+        + f"   other processes {r['other_cpu_cores']} cores",
         f"  targets         {ok}",
     ]
+    bg = r.get("background_import")
+    if bg:
+        lines += [
+            f"  background      import of {bg['items']:,} items from another process took {bg['seconds']} s "
+            f"(rc {bg['returncode']})",
+            f"    next ms during   {_lat(bg['next_ms_during'])}",
+            f"    submit ms during {_lat(bg['submit_ms_during'])}",
+            f"    next ms after    {_lat(bg['next_ms_after'])}",
+        ]
     for sample in r["error_samples"][:3]:
         lines.append(f"  error sample    {sample}")
     return "\n".join(lines)
@@ -642,6 +736,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the full report here")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--count", type=int, default=1, help="items per 'next' call (then submitted one by one)")
+    ap.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause after each submit, like a person reading the next item (default 0: saturate)",
+    )
     ap.add_argument("--http", choices=["raw", "httpx"], default="raw", help="client HTTP implementation")
     ap.add_argument("--client-loop", choices=["uvloop", "asyncio"], default="uvloop")
     ap.add_argument("--profile", help="py-spy output for the server (.svg flamegraph, .json, else raw)")
@@ -649,12 +749,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile-idle", action="store_true", help="include idle/waiting threads")
     ap.add_argument("--profile-gil", action="store_true", help="only sample the thread holding the GIL")
     ap.add_argument(
-        "--experiment",
+        "--tweak",
         action="append",
         default=[],
-        choices=EXPERIMENTS,
-        help="what-if change to measure (desc-index: add a queue index in DESC order; "
-        "write-lock: serialize write transactions in-process); repeatable",
+        metavar="NAME=VALUE",
+        help="what-if server setting, see benchmarks/_server.py (threads=N, switchinterval=S); repeatable",
+    )
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before the load, wait up to this long for other processes to go quiet",
+    )
+    ap.add_argument(
+        "--background-import",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the warm-up, import N more items from another process while annotators work",
     )
     ap.add_argument("--keep", action="store_true", help="keep the temp data dir")
     args = ap.parse_args(argv)
@@ -675,7 +788,17 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(data_dir, ignore_errors=True)
     params = {
         k: getattr(args, k)
-        for k in ("items", "clients", "seconds", "warmup", "workers", "count", "http", "experiment")
+        for k in (
+            "items",
+            "clients",
+            "seconds",
+            "warmup",
+            "workers",
+            "count",
+            "http",
+            "tweak",
+            "background_import",
+        )
     }
     params["database"] = redact(args.database) if args.database else "sqlite (temp file)"
     report = {"benchmark": "loop", "params": params, "machine": machine, **outcome}

@@ -30,6 +30,30 @@ def short(frame: str) -> str:
     return f"{m.group('func')} ({path})"
 
 
+# Leaf frames are attributed to the first package whose marker is in the frame.
+PACKAGES = [
+    ("sqlite/db driver (C)", ("do_execute (", "do_commit (", "do_rollback (", "do_executemany (")),
+    ("thread handoff (threading, queue, anyio)", ("threading.py", "queue.py", "anyio/")),
+    ("sqlalchemy", ("sqlalchemy/",)),
+    ("psycopg", ("psycopg/",)),
+    ("pydantic", ("pydantic/", "pydantic_core/")),
+    ("fastapi", ("fastapi/",)),
+    ("starlette", ("starlette/",)),
+    ("uvicorn/httptools", ("uvicorn/", "httptools/")),
+    ("event loop (asyncio/uvloop)", ("asyncio/", "uvloop/", "Runner.run")),
+    ("json", ("json/",)),
+    ("hitloop", ("hitloop/",)),
+    ("benchmark patches", ("_server.py",)),
+]
+
+
+def package(frame: str) -> str:
+    for name, markers in PACKAGES:
+        if any(m in frame for m in markers):
+            return name
+    return "other"
+
+
 def load(path: Path) -> list[tuple[list[str], int]]:
     stacks = []
     for line in path.read_text(errors="replace").splitlines():
@@ -54,12 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     own: Counter[str] = Counter()
     incl: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
     for frames, count in stacks:
         # py-spy puts the thread name first when it is known ("process ...;thread ...").
         leaf = frames[-1]
         own[leaf] += count
-        threads[frames[0]] += count
         for f in set(frames):
             if args.filter and args.filter not in f:
                 continue
@@ -68,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     print("self (on top of the stack):")
     for f, c in own.most_common(args.top):
         print(f"  {100 * c / total:5.1f}%  {f}")
+    by_package: Counter[str] = Counter()
+    for frames, count in stacks:
+        by_package[package(frames[-1])] += count
+    print("\nself time by package (leaf frame):")
+    for name, c in by_package.most_common():
+        print(f"  {100 * c / total:5.1f}%  {name}")
     print("\ninclusive (anywhere on the stack):")
     for f, c in incl.most_common(args.top):
         print(f"  {100 * c / total:5.1f}%  {f}")

@@ -33,7 +33,7 @@ __all__ = [
 
 SESSION_COOKIE = "hitloop_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_CACHE_S = 2.0
+_CACHE_S = 10.0
 CACHE_KEY = "auth_cache"
 
 
