@@ -13,6 +13,22 @@ from hitloop.formats.source import StrPath, open_source
 
 __all__ = ["read_jsonl"]
 
+try:  # orjson parses several times faster; the standard library is the fallback.
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = None
+
+
+def _loads(raw: str) -> object:
+    if _fast_loads is None:
+        return json.loads(raw)
+    try:
+        return _fast_loads(raw)
+    except ValueError:
+        # orjson is stricter (NaN, integers past 64 bits): let the standard
+        # library decide, so both accept the same files and report the same errors.
+        return json.loads(raw)
+
 
 def read_jsonl(
     path: StrPath,
@@ -40,7 +56,7 @@ def read_jsonl(
         base_dir=source.parent if base_dir is None else Path(base_dir),
         max_text_chars=max_text_chars,
     )
-    loads = json.loads
+    loads = _loads
     to_record = fields.to_record
     number = 0
     # Text mode is faster than json.loads(bytes); newline="\n" splits lines as
