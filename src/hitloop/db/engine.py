@@ -131,13 +131,13 @@ class Database:
             return
         pooled = self.engine.raw_connection()
         try:
-            raw = pooled.driver_connection
+            driver: Any = pooled.driver_connection
             try:
-                yield DriverConnection(raw, self.engine.dialect.name)
+                yield DriverConnection(driver, self.engine.dialect.name)
             except BaseException:
-                raw.rollback()
+                driver.rollback()
                 raise
-            raw.commit()
+            driver.commit()
         finally:
             pooled.close()
 
@@ -149,7 +149,8 @@ class Database:
             yield DriverConnection(pooled.driver_connection, self.engine.dialect.name)
         finally:
             if not self.is_sqlite:
-                pooled.driver_connection.rollback()
+                driver: Any = pooled.driver_connection
+                driver.rollback()
             pooled.close()
 
     @contextlib.contextmanager

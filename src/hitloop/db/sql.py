@@ -75,7 +75,7 @@ class Statement:
 
 @functools.lru_cache(maxsize=256)
 def _row_type(names: tuple[str, ...]) -> Any:
-    return collections.namedtuple("Row", names)  # type: ignore[misc]
+    return collections.namedtuple("Row", names)
 
 
 class Rows:

@@ -16,7 +16,7 @@ __all__ = ["read_jsonl"]
 try:  # orjson parses several times faster; the standard library is the fallback.
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None
+    _fast_loads = None  # type: ignore[assignment]
 
 
 def _loads(raw: str) -> object:

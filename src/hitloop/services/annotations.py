@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
 from hitloop.db.engine import Database
@@ -26,20 +26,20 @@ from hitloop.types import ItemState, TaskType, validate_value
 
 __all__ = ["EXPORT_COLUMNS", "history", "iter_export_rows", "submit"]
 
-items = Item.__table__
-annotations = Annotation.__table__
-projects = Project.__table__
+items = cast(Table, Item.__table__)
+annotations_t = cast(Table, Annotation.__table__)
+projects_t = cast(Table, Project.__table__)
 
 _ANNOTATION_COLUMNS = (
-    annotations.c.id,
-    annotations.c.item_id,
-    annotations.c.user_id,
-    annotations.c.value,
-    annotations.c.skipped,
-    annotations.c.client_key,
-    annotations.c.seconds,
-    annotations.c.created_at,
-    annotations.c.superseded_by,
+    annotations_t.c.id,
+    annotations_t.c.item_id,
+    annotations_t.c.user_id,
+    annotations_t.c.value,
+    annotations_t.c.skipped,
+    annotations_t.c.client_key,
+    annotations_t.c.seconds,
+    annotations_t.c.created_at,
+    annotations_t.c.superseded_by,
 )
 
 
@@ -76,7 +76,7 @@ def submit(
         with db.read() as s:
             row = s.execute(
                 select(*_ANNOTATION_COLUMNS).where(
-                    annotations.c.user_id == user_id, annotations.c.client_key == body.client_key
+                    annotations_t.c.user_id == user_id, annotations_t.c.client_key == body.client_key
                 )
             ).first()
         if row is None:
@@ -177,7 +177,7 @@ def _submit(
             skipped=body.skip,
             client_key=body.client_key,
             seconds=body.seconds,
-            created_at=now,  # type: ignore[arg-type]
+            created_at=now,
         )
 
 
@@ -187,11 +187,11 @@ def history(db: Database, project_id: int, user_id: int, *, limit: int = 20) -> 
         rows = s.execute(
             select(*_ANNOTATION_COLUMNS)
             .where(
-                annotations.c.project_id == project_id,
-                annotations.c.user_id == user_id,
-                annotations.c.superseded_by.is_(None),
+                annotations_t.c.project_id == project_id,
+                annotations_t.c.user_id == user_id,
+                annotations_t.c.superseded_by.is_(None),
             )
-            .order_by(annotations.c.id.desc())
+            .order_by(annotations_t.c.id.desc())
             .limit(limit)
         ).all()
         ids = [r.item_id for r in rows]

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, Table, delete, insert, select, update
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_in
@@ -38,8 +38,8 @@ __all__ = [
     "import_records",
 ]
 
-items = Item.__table__
-media_table = Media.__table__
+items = cast(Table, Item.__table__)
+media_table = cast(Table, Media.__table__)
 
 
 class RecordLike(Protocol):
@@ -235,11 +235,11 @@ def import_records(
                 progress(len(batch))
         with db.write() as s:
             finished = s.execute(
-                update(ImportRun.__table__)
+                update(cast(Table, ImportRun.__table__))
                 .where(ImportRun.__table__.c.id == run_id, ImportRun.__table__.c.state == "running")
                 .values(state="done", created=created, finished_at=time.time())
             )
-            if finished.rowcount != 1:
+            if cast(CursorResult[Any], finished).rowcount != 1:
                 raise ConflictError(f"import {run_id} was cancelled while it ran; nothing was imported")
             s.execute(
                 update(items)
@@ -372,7 +372,7 @@ def _discard(db: Database, run_id: int, exc: BaseException) -> None:
             )
         )
         s.execute(
-            update(ImportRun.__table__)
+            update(cast(Table, ImportRun.__table__))
             .where(ImportRun.__table__.c.id == run_id)
             .values(state="failed", error=message[:2000], finished_at=time.time())
         )

@@ -26,7 +26,7 @@ def project_out(row: Project, stats: ProjectStats | None = None) -> ProjectOut:
         modality=Modality(row.modality),
         labels=list(row.labels),
         instructions=row.instructions,
-        created_at=row.created_at,  # type: ignore[arg-type]
+        created_at=row.created_at,
         stats=stats,
     )
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, exists, select, update
+from sqlalchemy import CursorResult, Select, Table, and_, exists, select, update
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_out
@@ -23,8 +23,8 @@ from hitloop.types import ItemState
 
 __all__ = ["ITEM_COLUMNS", "item_out", "next_items", "pick_query", "release_items", "sweep_expired_leases"]
 
-items = Item.__table__
-annotations = Annotation.__table__
+items = cast(Table, Item.__table__)
+annotations_t = cast(Table, Annotation.__table__)
 
 ITEM_COLUMNS = (
     items.c.id,
@@ -61,12 +61,12 @@ def sweep_expired_leases(db: Database, project_id: int, now: float | None = None
     """Return items whose lease ran out to the queue; returns how many."""
     with db.driver_write() as conn:
         result = _SWEEP.run(conn, {"p": project_id, "now": time.time() if now is None else now})
-        return int(result.rowcount or 0)
+        return result.rowcount
 
 
 def pick_query(project_id: int, user_id: int, limit: int) -> Select[tuple[int]]:
     """The seek: open items of the project in queue order that the user has not answered."""
-    answered = exists().where(and_(annotations.c.item_id == items.c.id, annotations.c.user_id == user_id))
+    answered = exists().where(and_(annotations_t.c.item_id == items.c.id, annotations_t.c.user_id == user_id))
     return (
         select(items.c.id)
         .where(items.c.project_id == project_id, items.c.state == OPEN, ~answered)
@@ -167,4 +167,4 @@ def release_items(db: Database, project_id: int, user_id: int, item_ids: Sequenc
             )
             .values(state=OPEN, leased_by=None, lease_until=None)
         )
-        return int(result.rowcount or 0)
+        return int(cast(CursorResult[Any], result).rowcount or 0)

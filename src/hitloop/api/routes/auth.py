@@ -61,15 +61,14 @@ def create_user(body: UserCreate, ctx: Ctx, _admin: Admin) -> UserOut:
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(ctx: Ctx, user: User) -> list[TokenOut]:
     return [
-        TokenOut(id=t.id, name=t.name, created_at=t.created_at)  # type: ignore[arg-type]
-        for t in auth.list_tokens(ctx.db, user.id)
+        TokenOut(id=t.id, name=t.name, created_at=t.created_at) for t in auth.list_tokens(ctx.db, user.id)
     ]
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=201)
 def create_token(body: TokenCreate, ctx: Ctx, user: User) -> TokenOut:
     row, secret = auth.create_token(ctx.db, user.id, body.name)
-    return TokenOut(id=row.id, name=row.name, created_at=row.created_at, token=secret)  # type: ignore[arg-type]
+    return TokenOut(id=row.id, name=row.name, created_at=row.created_at, token=secret)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

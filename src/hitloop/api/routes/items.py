@@ -9,7 +9,8 @@ from hitloop.api.deps import Ctx, User, require_user
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import call_service, json_response, parse_body
 from hitloop.schemas import AnnotationIn, AnnotationOut, ItemOut
-from hitloop.services import annotations, items
+from hitloop.services import annotations as annotation_service
+from hitloop.services import items
 
 router = APIRouter(prefix="/api/items", tags=["items"], responses=ERROR_RESPONSES)
 
@@ -32,7 +33,7 @@ async def submit(item_id: int, request: Request) -> Response:
     user = require_user(request)
     ctx: AppContext = request.app.state.ctx
     body = await parse_body(request, AnnotationIn)
-    out = await call_service(ctx, annotations.submit, ctx.db, user.id, item_id, body)
+    out = await call_service(ctx, annotation_service.submit, ctx.db, user.id, item_id, body)
     return json_response(out, status_code=200 if out.replayed else 201)
 
 

@@ -32,7 +32,8 @@ from hitloop.schemas import (
     ReleaseRequest,
     ReleaseResult,
 )
-from hitloop.services import annotations, exports, items, projects, queue
+from hitloop.services import annotations as annotation_service
+from hitloop.services import exports, items, projects, queue
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -173,7 +174,7 @@ def history(
     project_id: int, ctx: Ctx, user: User, limit: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> list[HistoryEntry]:
     projects.get_project(ctx.db, project_id)
-    return [HistoryEntry(**h) for h in annotations.history(ctx.db, project_id, user.id, limit=limit)]
+    return [HistoryEntry(**h) for h in annotation_service.history(ctx.db, project_id, user.id, limit=limit)]
 
 
 _MEDIA_TYPES = {
