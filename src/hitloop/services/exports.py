@@ -139,7 +139,7 @@ def export_parquet(
     *,
     include_skipped: bool = False,
     progress: Progress | None = None,
-    batch_rows: int = 50_000,
+    batch_rows: int = 10_000,
 ) -> int:
     """Write the export to a Parquet file in record batches; returns the row count.
 
