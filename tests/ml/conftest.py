@@ -45,8 +45,12 @@ class Case:
 
 def _case(X: Any, y: np.ndarray, per_class: int, seed: int) -> Case:
     rng = np.random.default_rng(seed)
-    labeled = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
-    learner = LogisticLearner(classes=list(range(int(y.max()) + 1)), calibrate=False).fit(X[labeled], y[labeled])
+    labeled = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)]
+    )
+    learner = LogisticLearner(classes=list(range(int(y.max()) + 1)), calibrate=False).fit(
+        X[labeled], y[labeled]
+    )
     return Case(X=X, y=y, labeled=labeled, learner=learner)
 
 
@@ -65,5 +69,9 @@ def two_classes() -> Case:
 @pytest.fixture(scope="session")
 def sparse_case(ten_classes: Case) -> Case:
     """The ten-class case with its features as a CSR matrix, as TF-IDF gives them."""
-    return Case(X=sp.csr_matrix(ten_classes.X), y=ten_classes.y, labeled=ten_classes.labeled,
-                learner=ten_classes.learner)
+    return Case(
+        X=sp.csr_matrix(ten_classes.X),
+        y=ten_classes.y,
+        labeled=ten_classes.labeled,
+        learner=ten_classes.learner,
+    )

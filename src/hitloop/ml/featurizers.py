@@ -96,7 +96,9 @@ class TextTfidf(Featurizer):
         common = {"min_df": self.min_df, "max_features": self.max_features, "sublinear_tf": self.sublinear_tf}
         out = [TfidfVectorizer(ngram_range=tuple(self.ngram_range), **common)]
         if self.char_ngrams:
-            out.append(TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range), **common))
+            out.append(
+                TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range), **common)
+            )
         return out
 
     def fit(self, X: Any, y: Any = None) -> Self:
@@ -264,7 +266,9 @@ class StackedFeatures(Featurizer):
         weights = self.weights or [1.0] * len(self.parts_)
         blocks = [p.transform(X) for p in self.parts_]
         if any(sp.issparse(b) for b in blocks):
-            return sp.csr_matrix(sp.hstack([sp.csr_matrix(b) * w for b, w in zip(blocks, weights, strict=True)]))
+            return sp.csr_matrix(
+                sp.hstack([sp.csr_matrix(b) * w for b, w in zip(blocks, weights, strict=True)])
+            )
         return np.hstack([np.asarray(b) * w for b, w in zip(blocks, weights, strict=True)])
 
 
@@ -293,7 +297,9 @@ class WordLlamaEmbedding(Featurizer):
         try:
             import wordllama
         except ImportError as exc:
-            raise ImportError("WordLlamaEmbedding needs the wordllama package: pip install wordllama") from exc
+            raise ImportError(
+                "WordLlamaEmbedding needs the wordllama package: pip install wordllama"
+            ) from exc
         cache = Path(wordllama.__file__).parent
         self.model_ = wordllama.WordLlama.load(cache_dir=cache, disable_download=True, dim=self.dim)
         return self

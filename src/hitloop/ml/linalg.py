@@ -24,7 +24,8 @@ def as_generator(random_state: int | np.random.Generator | None) -> np.random.Ge
 def check_features(X: Any) -> Features:
     """Return X as a 2-D float array or CSR matrix; reject NaN and infinite values."""
     if sp.issparse(X):
-        out = sp.csr_matrix(X, dtype=np.float64)
+        # The same object comes back when it is already CSR float64: caches key on it (knn_graph).
+        out = X if X.format == "csr" and X.dtype == np.float64 else sp.csr_matrix(X, dtype=np.float64)
         data = out.data
     else:
         out = np.asarray(X, dtype=np.float64)
@@ -39,9 +40,10 @@ def check_features(X: Any) -> Features:
 def row_sqnorms(X: Features) -> NDArray[np.float64]:
     """Squared L2 norm of each row, shape (n_items,)."""
     if sp.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        sparse: Any = X
+        return np.asarray(sparse.multiply(sparse).sum(axis=1), dtype=np.float64).ravel()
     dense = np.asarray(X, dtype=np.float64)
-    return np.einsum("ij,ij->i", dense, dense)
+    return np.asarray(np.einsum("ij,ij->i", dense, dense), dtype=np.float64)
 
 
 def normalized_rows(X: Features) -> Features:
@@ -69,15 +71,16 @@ class RowGeometry:
 
     def inner(self, j: int) -> NDArray[np.float64]:
         """<x_i, x_j> for every i, shape (n_items,)."""
-        row = self.X[[j]]
-        if sp.issparse(self.X):
-            return np.asarray((self.X @ row.T).toarray(), dtype=np.float64).ravel()
-        return np.asarray(self.X @ np.asarray(row).ravel(), dtype=np.float64)
+        X: Any = self.X
+        row = X[[j]]
+        if sp.issparse(X):
+            return np.asarray((X @ row.T).toarray(), dtype=np.float64).ravel()
+        return np.asarray(X @ np.asarray(row).ravel(), dtype=np.float64)
 
     def sqdist(self, j: int) -> NDArray[np.float64]:
         """||x_i - x_j||^2 for every i, shape (n_items,), clipped at 0 against rounding."""
         d = self.sqnorms + self.sqnorms[j] - 2.0 * self.inner(j)
-        return np.maximum(d, 0.0)
+        return np.asarray(np.maximum(d, 0.0), dtype=np.float64)
 
 
 class KroneckerGeometry(RowGeometry):
@@ -94,4 +97,4 @@ class KroneckerGeometry(RowGeometry):
         self.sqnorms = np.einsum("ij,ij->i", self.A, self.A) * self.base.sqnorms
 
     def inner(self, j: int) -> NDArray[np.float64]:
-        return (self.A @ self.A[j]) * self.base.inner(j)
+        return np.asarray((self.A @ self.A[j]) * self.base.inner(j), dtype=np.float64)

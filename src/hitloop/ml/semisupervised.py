@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.neighbors import NearestNeighbors
 
 from hitloop.ml.linalg import Features, normalized_rows
+from hitloop.ml.memo import FeatureMemo
 
 __all__ = ["knn_graph", "spread_labels"]
 
-# The pool's graph depends only on its features, which a project computes once;
-# retraining after each batch passes the same array object, so one graph per
-# live object is kept (a weak reference, so nothing outlives the features).
-_GRAPHS: dict[tuple[int, int], tuple[weakref.ref[Any], sp.csr_matrix]] = {}
+_GRAPHS: FeatureMemo[sp.csr_matrix] = FeatureMemo()
 
 
 def knn_graph(X: Features, n_neighbors: int = 10) -> sp.csr_matrix:
@@ -35,10 +30,10 @@ def knn_graph(X: Features, n_neighbors: int = 10) -> sp.csr_matrix:
         ``D^-1/2 W D^-1/2`` with ``W`` the symmetrized 0/1 kNN adjacency.
         Computed once per feature object and reused while it lives.
     """
-    key = (id(X), n_neighbors)
-    cached = _GRAPHS.get(key)
-    if cached is not None and cached[0]() is X:
-        return cached[1]
+    return _GRAPHS.get(X, n_neighbors, lambda: _knn_graph(X, n_neighbors))
+
+
+def _knn_graph(X: Features, n_neighbors: int) -> sp.csr_matrix:
     n = X.shape[0]
     k = min(n_neighbors, n - 1)
     if k < 1:
@@ -52,14 +47,7 @@ def knn_graph(X: Features, n_neighbors: int = 10) -> sp.csr_matrix:
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
     degree[degree == 0] = 1.0
     scale = sp.diags(1.0 / np.sqrt(degree))
-    graph = sp.csr_matrix(scale @ adjacency @ scale)
-    for stale in [k_ for k_, (ref, _) in _GRAPHS.items() if ref() is None]:
-        del _GRAPHS[stale]
-    try:
-        _GRAPHS[key] = (weakref.ref(X), graph)
-    except TypeError:  # objects without weak references are simply not cached
-        pass
-    return graph
+    return sp.csr_matrix(scale @ adjacency @ scale)
 
 
 def spread_labels(
@@ -69,11 +57,13 @@ def spread_labels(
     n_classes: int,
     *,
     alpha: float = 0.2,
-    n_iter: int = 30,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
 ) -> NDArray[np.float64]:
     """Class distributions for every node, spread from the labeled nodes.
 
-    Iterates ``F <- alpha * S F + (1 - alpha) * Y``, which converges to
+    Iterates ``F <- alpha * S F + (1 - alpha) * Y`` until no entry moves by
+    more than ``tol`` (relative to the largest); the fixed point is
     ``(1 - alpha) (I - alpha S)^-1 Y``.
 
     Parameters
@@ -86,8 +76,10 @@ def spread_labels(
         Class index (0..n_classes-1) of each labeled node.
     n_classes : int
     alpha : float in (0, 1)
-        How far labels travel; small values trust the given labels more.
-    n_iter : int
+        How far labels travel: near 0 each label stays near its node, near
+        1 labels follow the graph's clusters across many hops.
+    tol : float
+    max_iter : int
 
     Returns
     -------
@@ -104,8 +96,13 @@ def spread_labels(
     n = graph.shape[0]
     seed = np.zeros((n, n_classes))
     seed[np.asarray(labeled, dtype=np.intp), np.asarray(y, dtype=np.intp)] = 1.0
+    seed *= 1.0 - alpha
     F = seed.copy()
-    for _ in range(n_iter):
-        F = alpha * (graph @ F) + (1.0 - alpha) * seed
+    for _ in range(max_iter):
+        updated = alpha * (graph @ F) + seed
+        change = np.abs(updated - F).max()
+        F = updated
+        if change <= tol * max(F.max(), 1e-300):
+            break
     total = F.sum(axis=1, keepdims=True)
-    return np.divide(F, total, out=np.zeros_like(F), where=total > 0)
+    return np.asarray(np.divide(F, total, out=np.zeros_like(F), where=total > 0))

@@ -188,7 +188,7 @@ def simulate(
     budget = min(budget, n_pool)
     if seed_labels > budget:
         raise ValueError(f"seed_labels ({seed_labels}) exceed the budget or pool ({budget})")
-    steps = list(range(seed_labels, budget, batch_size)) + [budget]
+    steps = [*range(seed_labels, budget, batch_size), budget]
     curves = np.zeros((repeats, len(steps)))
     references = np.zeros(repeats)
     for r in range(repeats):
@@ -202,7 +202,7 @@ def simulate(
             labeled = rng.choice(len(y_pool), seed_labels, replace=False).astype(np.intp)
         else:
             labeled = strategy.select(Pool(X_pool), seed_labels, rng)
-        for step, target_count in enumerate(steps):
+        for step in range(len(steps)):
             y_train = np.full(len(y_pool), UNLABELED, dtype=np.intp)
             y_train[labeled] = y_pool[labeled]
             seen = np.unique(y_pool[labeled])
@@ -216,7 +216,9 @@ def simulate(
             wanted = steps[step + 1] - len(labeled)
             labeled = np.concatenate([labeled, strategy.select(pool, wanted, rng)])
             if len(labeled) != steps[step + 1]:
-                raise RuntimeError(f"{type(strategy).__name__} returned {len(labeled)} labels, wanted {wanted}")
+                raise RuntimeError(
+                    f"{type(strategy).__name__} returned {len(labeled)} labels, wanted {wanted}"
+                )
     return SimulationResult(
         labels=np.asarray(steps, dtype=np.intp),
         accuracy=curves,

@@ -76,7 +76,9 @@ class QueryByCommittee(QueryStrategy):
     H. S. Seung, M. Opper and H. Sompolinsky, "Query by Committee", COLT 1992.
     """
 
-    def __init__(self, n_members: int = 5, measure: str = "vote_entropy", batch: str = "top", candidates: int = 5):
+    def __init__(
+        self, n_members: int = 5, measure: str = "vote_entropy", batch: str = "top", candidates: int = 5
+    ):
         self.n_members = n_members
         self.measure = measure
         self.batch = batch

@@ -27,10 +27,10 @@ __all__ = [
 
 
 def _proba(P: Any) -> NDArray[np.float64]:
-    P = np.asarray(P, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] < 1:
-        raise ValueError(f"probabilities must have shape (n_items, n_classes), got {P.shape}")
-    return P
+    out = np.asarray(P, dtype=np.float64)
+    if out.ndim != 2 or out.shape[1] < 1:
+        raise ValueError(f"probabilities must have shape (n_items, n_classes), got {out.shape}")
+    return out
 
 
 def least_confidence(P: Any) -> NDArray[np.float64]:
@@ -51,7 +51,7 @@ def least_confidence(P: Any) -> NDArray[np.float64]:
     D. D. Lewis and W. A. Gale, "A Sequential Algorithm for Training Text
     Classifiers", SIGIR 1994.
     """
-    return 1.0 - _proba(P).max(axis=1)
+    return np.asarray(1.0 - _proba(P).max(axis=1))
 
 
 def margin(P: Any) -> NDArray[np.float64]:
@@ -158,7 +158,7 @@ def bald(member_proba: Any) -> NDArray[np.float64]:
     if M.ndim != 3:
         raise ValueError(f"member probabilities must be (n_members, n_items, n_classes), got {M.shape}")
     mean_entropy = np.mean([entropy(p) for p in M], axis=0)
-    return np.maximum(entropy(M.mean(axis=0)) - mean_entropy, 0.0)
+    return np.asarray(np.maximum(entropy(M.mean(axis=0)) - mean_entropy, 0.0))
 
 
 def gradient_embedding_factors(P: Any) -> NDArray[np.float64]:
@@ -181,9 +181,8 @@ def gradient_embedding_factors(P: Any) -> NDArray[np.float64]:
     J. T. Ash, C. Zhang, A. Krishnamurthy, J. Langford and A. Agarwal, "Deep
     Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020.
     """
-    P = _proba(P)
-    A = P.copy()
-    A[np.arange(len(P)), P.argmax(axis=1)] -= 1.0
+    A = _proba(P).copy()
+    A[np.arange(len(A)), A.argmax(axis=1)] -= 1.0
     return A
 
 
@@ -225,4 +224,4 @@ def cluster_density(
     norms = np.linalg.norm(centres, axis=1, keepdims=True)
     centres = centres / np.where(norms > 0, norms, 1.0)
     similarity = np.asarray(unit @ centres.T)
-    return np.clip(similarity.max(axis=1), 0.0, 1.0)
+    return np.asarray(np.clip(similarity.max(axis=1), 0.0, 1.0))

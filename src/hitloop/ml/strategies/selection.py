@@ -14,7 +14,14 @@ from sklearn.cluster import KMeans
 
 from hitloop.ml.linalg import Features, RowGeometry, as_generator, normalized_rows
 
-__all__ = ["allowed_mask", "cluster_representatives", "diverse_top_n", "k_center_greedy", "kmeans_pp", "top_n"]
+__all__ = [
+    "allowed_mask",
+    "cluster_representatives",
+    "diverse_top_n",
+    "k_center_greedy",
+    "kmeans_pp",
+    "top_n",
+]
 
 IntArray = NDArray[np.intp]
 
@@ -30,9 +37,7 @@ def allowed_mask(n_items: int, exclude: Any = None) -> NDArray[np.bool_]:
     return mask
 
 
-def top_n(
-    scores: Any, n: int, exclude: Any = None, rng: int | np.random.Generator | None = None
-) -> IntArray:
+def top_n(scores: Any, n: int, exclude: Any = None, rng: int | np.random.Generator | None = None) -> IntArray:
     """Indices of the ``n`` highest finite scores, ties broken at random.
 
     Parameters

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from hitloop.ml.memo import FeatureMemo
 from hitloop.ml.strategies.base import Pool, QueryStrategy
 from hitloop.ml.strategies.scoring import cluster_density, entropy, least_confidence, margin_uncertainty
 from hitloop.ml.strategies.selection import diverse_top_n, top_n
@@ -47,14 +47,15 @@ class UncertaintySampling(QueryStrategy):
         Candidate multiple for ``batch="diverse"``.
     """
 
-    measure: ClassVar[Callable[[Any], NDArray[np.float64]]]
-
     def __init__(self, batch: str = "top", candidates: int = 5) -> None:
         self.batch = batch
         self.candidates = candidates
 
+    def _measure(self, P: NDArray[np.float64]) -> NDArray[np.float64]:
+        raise NotImplementedError
+
     def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
-        return type(self).measure(pool.probabilities)
+        return self._measure(pool.probabilities)
 
     def _select(self, pool: Pool, n: int, rng: np.random.Generator) -> NDArray[np.intp]:
         if self.batch not in _BATCH_MODES:
@@ -68,19 +69,22 @@ class UncertaintySampling(QueryStrategy):
 class LeastConfidence(UncertaintySampling):
     """Least confident first (:func:`~hitloop.ml.strategies.scoring.least_confidence`; Lewis & Gale, 1994)."""
 
-    measure = staticmethod(least_confidence)
+    def _measure(self, P: NDArray[np.float64]) -> NDArray[np.float64]:
+        return least_confidence(P)
 
 
 class Margin(UncertaintySampling):
-    """Smallest top-two margin first (:func:`~hitloop.ml.strategies.scoring.margin`; Scheffer et al., 2001)."""
+    """Smallest top-two margin first (:func:`~.scoring.margin`; Scheffer et al., 2001)."""
 
-    measure = staticmethod(margin_uncertainty)
+    def _measure(self, P: NDArray[np.float64]) -> NDArray[np.float64]:
+        return margin_uncertainty(P)
 
 
 class Entropy(UncertaintySampling):
     """Highest predictive entropy first (:func:`~hitloop.ml.strategies.scoring.entropy`)."""
 
-    measure = staticmethod(entropy)
+    def _measure(self, P: NDArray[np.float64]) -> NDArray[np.float64]:
+        return entropy(P)
 
 
 class DiverseMargin(Margin):
@@ -117,11 +121,21 @@ class DensityWeightedMargin(UncertaintySampling):
     Sequence Labeling Tasks", EMNLP 2008 (information density).
     """
 
-    def __init__(self, beta: float = 1.0, n_clusters: int = 20, batch: str = "top", candidates: int = 5) -> None:
+    def __init__(
+        self, beta: float = 1.0, n_clusters: int = 20, batch: str = "top", candidates: int = 5
+    ) -> None:
         super().__init__(batch=batch, candidates=candidates)
         self.beta = beta
         self.n_clusters = n_clusters
 
     def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
-        density = cluster_density(pool.X, self.n_clusters, rng)
+        density = _pool_density(pool.X, self.n_clusters)
         return margin_uncertainty(pool.probabilities) * density**self.beta
+
+
+# Density depends on the pool's features alone; a fixed seed makes it a function of them.
+_DENSITY: FeatureMemo[NDArray[np.float64]] = FeatureMemo()
+
+
+def _pool_density(X: Any, n_clusters: int) -> NDArray[np.float64]:
+    return _DENSITY.get(X, n_clusters, lambda: cluster_density(X, n_clusters, rng=0))
