@@ -13,7 +13,7 @@ import hmac
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from hitloop.api.context import AppContext
 from hitloop.errors import AuthenticationError, PermissionDeniedError
@@ -29,6 +29,7 @@ __all__ = [
     "identify",
     "optional_user",
     "require_user",
+    "set_session_cookie",
 ]
 
 SESSION_COOKIE = "hitloop_session"
@@ -115,3 +116,16 @@ async def admin_user(user: User) -> CurrentUser:
 
 
 Admin = Annotated[CurrentUser, Depends(admin_user)]
+
+
+def set_session_cookie(response: Response, ctx: AppContext, secret: str) -> None:
+    """The session cookie, set alike by the JSON login and the login form."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=ctx.settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, set_session_cookie
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
 from hitloop.services import auth, projects
@@ -39,7 +39,6 @@ from hitloop.web.session import (
     page_user,
     require_user,
     safe_next,
-    set_session_cookie,
 )
 
 __all__ = ["install_web"]

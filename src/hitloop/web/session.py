@@ -6,7 +6,6 @@ import hmac
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from hitloop.api.context import AppContext
 from hitloop.api.deps import SESSION_COOKIE
@@ -20,7 +19,6 @@ __all__ = [
     "page_user",
     "require_user",
     "safe_next",
-    "set_session_cookie",
 ]
 
 
@@ -63,16 +61,3 @@ def safe_next(target: str | None) -> str:
 
 def login_url(next_url: str) -> str:
     return "/login" if next_url == "/" else f"/login?next={quote(next_url, safe='/')}"
-
-
-def set_session_cookie(response: Response, ctx: AppContext, secret: str) -> None:
-    # The same attributes as the JSON API's login (hitloop.api.routes.auth); a test compares them.
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=ctx.settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, User
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, User, set_session_cookie
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.schemas import LoginRequest, Me, TokenCreate, TokenOut, UserCreate, UserOut
 from hitloop.services import auth
@@ -20,15 +20,7 @@ def _user_out(user: auth.CurrentUser) -> UserOut:
 def login(body: LoginRequest, ctx: Ctx, response: Response) -> Me:
     user = auth.login(ctx.db, body.username, body.password)
     secret, csrf = auth.create_session(ctx.db, user.id, days=ctx.settings.session_days)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=ctx.settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, ctx, secret)
     return Me(user=_user_out(user), csrf_token=csrf)
 
 
