@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     install_error_handlers(app)
 
     @app.get("/api/health", response_model=Health, tags=["health"])
-    def health() -> Health:
+    async def health() -> Health:
         return Health(status="ok")
 
     app.include_router(auth.router)
