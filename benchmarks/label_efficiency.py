@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hitloop.ml.defaults import default_featurizer, default_learner, default_strategy
+from hitloop.ml.defaults import default_featurizer, default_learner, default_strategy, semi_supervised_learner
 from hitloop.ml.featurizers import ImagePixels, TextTfidf
-from hitloop.ml.learners import LogisticLearner
+from hitloop.ml.learners import LabelSpreadingLearner, LogisticLearner
 from hitloop.ml.simulate import simulate
 from hitloop.ml.strategies import Pool, QueryStrategy, make_strategy
 
@@ -186,6 +186,16 @@ def plain() -> LogisticLearner:
     return LogisticLearner(calibrate=False)
 
 
+def semi_supervised_ablation(ds: Dataset, default: Callable[..., dict[str, Any]]) -> Config:
+    """The default with the semi-supervised step toggled: removed where it is on, added where it is off."""
+    if isinstance(default_learner(ds.modality), LabelSpreadingLearner):
+        return Config(
+            "− semi-supervised (logistic only)", "ablation", **default(learner=lambda: LogisticLearner())
+        )
+    spec = default(learner=lambda: semi_supervised_learner())
+    return Config("+ semi-supervised (label spreading)", "ablation", **spec)
+
+
 def configs(ds: Dataset) -> list[Config]:
     base, best = "baseline", "default"
     out = [
@@ -242,7 +252,8 @@ def configs(ds: Dataset) -> list[Config]:
             "hitloop default",
             "default",
             **default(),
-            description="diverse-margin + cold start + better features + label spreading + calibration",
+            description="diverse-margin + cold start + better features + calibrated learner"
+            + (" + label spreading" if ds.modality == "image" else ""),
         ),
         Config("− cold start (random seeds)", "ablation", **default(seed_selection="random")),
         Config(
@@ -251,7 +262,7 @@ def configs(ds: Dataset) -> list[Config]:
             **default(strategy=lambda: make_strategy("margin")),
         ),
         Config("− better features", "ablation", **default(features=base)),
-        Config("− semi-supervised (logistic only)", "ablation", **default(learner=lambda: LogisticLearner())),
+        semi_supervised_ablation(ds, default),
         Config("− calibration", "ablation", **default(learner=lambda: learner().set_params(calibrate=False))),
         Config(
             "skactiveml margin in the default pipeline",
