@@ -43,6 +43,9 @@ def test_package_respects_the_dependency_direction(package: str) -> None:
             parts = name.split(".")
             if parts[0] == "hitloop" and len(parts) > 1 and parts[1] in FORBIDDEN[package]:
                 bad.append(f"{path.relative_to(SRC)} imports {name}")
-            if package in {"services", "db", "ml", "formats", "media", "client"} and parts[0] in WEB_FRAMEWORKS:
+            if (
+                package in {"services", "db", "ml", "formats", "media", "client"}
+                and parts[0] in WEB_FRAMEWORKS
+            ):
                 bad.append(f"{path.relative_to(SRC)} imports {name}")
     assert bad == []

@@ -42,8 +42,13 @@ def test_bad_token_is_refused(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/api/projects", headers={"Authorization": "Bearer hl_nope"})
     assert r.status_code == 401
     assert r.json() == {
-        "error": {"code": "unauthenticated", "message": "invalid or revoked API token",
-                  "file": None, "line": None, "field": None}
+        "error": {
+            "code": "unauthenticated",
+            "message": "invalid or revoked API token",
+            "file": None,
+            "line": None,
+            "field": None,
+        }
     }
 
 
@@ -67,9 +72,13 @@ def test_project_validation_errors_name_the_field(api, body: dict, field: str) -
 
 
 def test_unknown_ids_are_404_with_the_error_shape(api) -> None:  # type: ignore[no-untyped-def]
-    for method, url in [("GET", "/api/projects/99"), ("POST", "/api/projects/99/next"),
-                        ("GET", "/api/items/99"), ("GET", "/api/projects/99/export"),
-                        ("GET", "/api/nowhere")]:
+    for method, url in [
+        ("GET", "/api/projects/99"),
+        ("POST", "/api/projects/99/next"),
+        ("GET", "/api/items/99"),
+        ("GET", "/api/projects/99/export"),
+        ("GET", "/api/nowhere"),
+    ]:
         r = api.request(method, url)
         assert r.status_code == 404, url
         assert set(r.json()["error"]) == {"code", "message", "file", "line", "field"}
@@ -87,12 +96,19 @@ def test_labeling_round_trip(api) -> None:  # type: ignore[no-untyped-def]
     replay = api.post(f"/api/items/{got[0]['id']}/annotations", json=body)
     assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
     assert replay.json()["replayed"] is True
-    fix = api.post(f"/api/items/{got[0]['id']}/annotations",
-                   json={"value": {"label": "neg"}, "client_key": "round-trip-2"})
+    fix = api.post(
+        f"/api/items/{got[0]['id']}/annotations",
+        json={"value": {"label": "neg"}, "client_key": "round-trip-2"},
+    )
     assert fix.status_code == 201
     stats = api.get(f"/api/projects/{p['id']}").json()["stats"]
-    assert stats == {"total": 4, "labeled": 1, "skipped": 0, "annotations": 1,
-                     "distribution": {"pos": 0, "neg": 1}}
+    assert stats == {
+        "total": 4,
+        "labeled": 1,
+        "skipped": 0,
+        "annotations": 1,
+        "distribution": {"pos": 0, "neg": 1},
+    }
     history = api.get(f"/api/projects/{p['id']}/history").json()
     assert [(h["item"]["text"], h["annotation"]["value"]) for h in history] == [("t0", {"label": "neg"})]
     export = api.get(f"/api/projects/{p['id']}/export?format=jsonl")
@@ -103,8 +119,10 @@ def test_unknown_label_is_422_and_changes_nothing(api) -> None:  # type: ignore[
     p = _project(api)
     api.post(f"/api/projects/{p['id']}/items", json={"items": [{"text": "x"}]})
     item = api.post(f"/api/projects/{p['id']}/next").json()["items"][0]
-    r = api.post(f"/api/items/{item['id']}/annotations",
-                 json={"value": {"label": "maybe"}, "client_key": "unknown-label"})
+    r = api.post(
+        f"/api/items/{item['id']}/annotations",
+        json={"value": {"label": "maybe"}, "client_key": "unknown-label"},
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "value.label"
     assert api.get(f"/api/projects/{p['id']}").json()["stats"]["annotations"] == 0
 
@@ -119,9 +137,10 @@ def test_bad_client_key_is_refused(api) -> None:  # type: ignore[no-untyped-def]
 def test_images_are_content_addressed_and_cacheable(api, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
     p = _project(api, modality="image")
     png = _png()
-    r = api.post(f"/api/projects/{p['id']}/images",
-                 files=[("files", ("../../etc/passwd.png", png, "image/png")),
-                        ("files", ("b.png", png, "image/png"))])
+    r = api.post(
+        f"/api/projects/{p['id']}/images",
+        files=[("files", ("../../etc/passwd.png", png, "image/png")), ("files", ("b.png", png, "image/png"))],
+    )
     assert r.status_code == 201, r.text
     first, second = r.json()["item_ids"]
     item = api.get(f"/api/items/{first}").json()
@@ -139,7 +158,9 @@ def test_images_are_content_addressed_and_cacheable(api, ctx: AppContext) -> Non
 
 def test_non_image_upload_is_refused_and_stores_nothing(api, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
     p = _project(api, modality="image")
-    r = api.post(f"/api/projects/{p['id']}/images", files=[("files", ("a.png", b"not an image", "image/png"))])
+    r = api.post(
+        f"/api/projects/{p['id']}/images", files=[("files", ("a.png", b"not an image", "image/png"))]
+    )
     assert r.status_code == 415
     assert r.json()["error"]["file"] == "a.png"
     assert api.get(f"/api/projects/{p['id']}").json()["stats"]["total"] == 0

@@ -24,8 +24,16 @@ def test_next_item_uses_the_queue_index_without_sorting(db: Database) -> None:
     user = auth.create_user(db, "u", "u-password")
     project = projects.create_project(db, user.id, ProjectCreate(name="p", labels=["a"]))
     rows = [
-        {"project_id": project.id, "text": f"t{i}", "meta": {}, "priority": float(i % 7), "state": "open",
-         "n_answers": 0, "source": "import", "created_at": 0.0}
+        {
+            "project_id": project.id,
+            "text": f"t{i}",
+            "meta": {},
+            "priority": float(i % 7),
+            "state": "open",
+            "n_answers": 0,
+            "source": "import",
+            "created_at": 0.0,
+        }
         for i in range(3000)
     ]
     with db.write() as s:

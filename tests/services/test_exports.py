@@ -16,7 +16,7 @@ from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate
 from hitloop.services import annotations, auth, exports, items, projects
 from hitloop.services.items import ItemLimits
 
-TEXTS = ['plain', 'quote " and, comma', "line\nbreak", "ünïcödé ✓ 中文", "</script><b>x</b>"]
+TEXTS = ["plain", 'quote " and, comma', "line\nbreak", "ünïcödé ✓ 中文", "</script><b>x</b>"]
 
 
 @pytest.fixture
@@ -26,7 +26,9 @@ def project(db: Database) -> int:
     new = [ItemIn(text=t, external_id=f"e{i}", meta={"k": i, "s": t}) for i, t in enumerate(TEXTS)]
     ids = items.add_items(db, p.id, user, new, ItemLimits())
     for i, item_id in enumerate(ids[:4]):
-        annotations.submit(db, user, item_id, AnnotationIn(value={"label": "ab"[i % 2]}, client_key=f"key-{i}-xx"))
+        annotations.submit(
+            db, user, item_id, AnnotationIn(value={"label": "ab"[i % 2]}, client_key=f"key-{i}-xx")
+        )
     annotations.submit(db, user, ids[4], AnnotationIn(skip=True, client_key="key-skip-x"))
     annotations.submit(db, user, ids[0], AnnotationIn(value={"label": "b"}, client_key="key-edit-x"))
     return p.id
@@ -37,7 +39,9 @@ def _expected(db: Database, project_id: int, include_skipped: bool) -> list[dict
 
 
 @pytest.mark.parametrize("include_skipped", [False, True], ids=["answers", "with-skips"])
-def test_jsonl_csv_and_parquet_agree(db: Database, project: int, tmp_path: Path, include_skipped: bool) -> None:
+def test_jsonl_csv_and_parquet_agree(
+    db: Database, project: int, tmp_path: Path, include_skipped: bool
+) -> None:
     expected = _expected(db, project, include_skipped)
     assert len(expected) == (5 if include_skipped else 4)
     # Oldest first: the edit of the first item came last.
