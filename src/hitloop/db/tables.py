@@ -26,10 +26,13 @@ __all__ = [
     "Event",
     "ImportRun",
     "Item",
+    "Job",
     "Media",
     "Membership",
+    "ModelVersion",
     "Project",
     "Session",
+    "Suggestion",
     "User",
 ]
 
@@ -113,6 +116,8 @@ class Media(Base):
     size: Mapped[int] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Audio: length in seconds.
+    duration: Mapped[float | None] = mapped_column(Double, nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
 
 
@@ -157,6 +162,8 @@ class Item(Base):
     # Staged rows of an import are found through the queue index
     # (project_id, state = 'staged'), so import_id needs no index or foreign key.
     import_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A known answer (gold item), never shown to annotators.
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
 
 
@@ -181,6 +188,8 @@ class Annotation(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     client_key: Mapped[str] = mapped_column(String(64))
     seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # Lineage: what the annotator was shown (suggestion value, model version, pre-selected or not).
+    shown: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
 
@@ -198,4 +207,65 @@ class Event(Base):
     object_type: Mapped[str] = mapped_column(String(30))
     object_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Job(Base):
+    """Background work (DESIGN §4.4): the record; an executor does the work."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_project", "project_id", "id"),
+        Index("ix_jobs_state", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(50))
+    args: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    state: Mapped[str] = mapped_column(String(20))  # queued, running, done, failed, cancelled
+    progress: Mapped[float] = mapped_column(Double, default=0.0)  # 0..1
+    message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    started_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    heartbeat_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class ModelVersion(Base):
+    """A trained learner: what it is, what it learned from, how well it does."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    learner: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    n_train: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    artifact: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Suggestion(Base):
+    """The current model's answer to one item (one row per item, replaced by each scoring)."""
+
+    __tablename__ = "suggestions"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # The suggested classify label and its probability, apart for fast filtering.
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Double, nullable=True)
+    probs: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
