@@ -7,12 +7,15 @@ Prints one JSON line: created, seconds. Uses the same service as the CLI.
 
 from __future__ import annotations
 
-import json
 import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
+import json
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Record, item_text
 

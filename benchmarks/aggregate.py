@@ -21,6 +21,12 @@ If crowd-kit is importable, its aggregators run on the same files.
 
 from __future__ import annotations
 
+import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
 import argparse
 import contextlib
 import csv
@@ -28,7 +34,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable

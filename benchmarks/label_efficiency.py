@@ -19,12 +19,17 @@ TREC (Li & Roth 2002) from the Kim 2014 pack; YouTube spam from UCI (CC BY 4.0).
 
 from __future__ import annotations
 
+import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
 import argparse
 import csv
 import json
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -18,13 +18,18 @@ Kaynak, UCI optical recognition of handwritten digits), so no data path is neede
 
 from __future__ import annotations
 
+import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
 import argparse
 import contextlib
 import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path

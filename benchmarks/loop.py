@@ -15,6 +15,12 @@ is bounded by time.
 
 from __future__ import annotations
 
+import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
 import argparse
 import asyncio
 import contextlib
@@ -24,7 +30,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -34,8 +39,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import database_url as fresh_database
 from _common import (

@@ -8,9 +8,14 @@ anywhere on the stack (inclusive), as percentages of all samples.
 
 from __future__ import annotations
 
+import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
 import argparse
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 

@@ -5,8 +5,13 @@ python benchmarks/report.py benchmarks/results/*.json
 
 from __future__ import annotations
 
-import json
 import sys
+
+# Python puts this folder first on sys.path, where select.py (the selection
+# benchmark) would shadow the standard library's select module: move it last.
+sys.path.append(sys.path.pop(0))
+
+import json
 from pathlib import Path
 from typing import Any
 

@@ -38,6 +38,28 @@ def _expected(db: Database, project_id: int, include_skipped: bool) -> list[dict
     return list(annotations.iter_export_rows(db, project_id, include_skipped=include_skipped))
 
 
+def _from_csv(row: dict[str, str]) -> dict:
+    """Decode one CSV row back to export values: every column must round-trip exactly."""
+
+    def text(v: str) -> str | None:
+        return None if v == "" else v
+
+    return {
+        "annotation_id": int(row["annotation_id"]),
+        "item_id": int(row["item_id"]),
+        "external_id": text(row["external_id"]),
+        "text": text(row["text"]),
+        "media_sha256": text(row["media_sha256"]),
+        "meta": json.loads(row["meta"]),
+        "annotator": row["annotator"],
+        "label": text(row["label"]),
+        "value": json.loads(row["value"]) if row["value"] else None,
+        "skipped": row["skipped"] == "True",
+        "seconds": float(row["seconds"]) if row["seconds"] else None,
+        "created_at": float(row["created_at"]),
+    }
+
+
 @pytest.mark.parametrize("include_skipped", [False, True], ids=["answers", "with-skips"])
 def test_jsonl_csv_and_parquet_agree(
     db: Database, project: int, tmp_path: Path, include_skipped: bool
@@ -57,6 +79,7 @@ def test_jsonl_csv_and_parquet_agree(
     assert [r["text"] for r in rows] == [r["text"] for r in expected]
     assert [json.loads(r["meta"]) for r in rows] == [r["meta"] for r in expected]
     assert [r["skipped"] for r in rows] == [str(r["skipped"]) for r in expected]
+    assert [_from_csv(r) for r in rows] == expected
 
     path = tmp_path / "out.parquet"
     count = exports.export_parquet(db, project, str(path), include_skipped=include_skipped)
