@@ -27,6 +27,8 @@ __all__ = [
     "ImportRun",
     "Item",
     "Job",
+    "Lease",
+    "LoginThrottle",
     "Media",
     "Membership",
     "ModelVersion",
@@ -89,6 +91,10 @@ class Project(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     settings: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     overlap: Mapped[int] = mapped_column(Integer, default=1)
+    # Adaptive overlap: ask more people (up to this many) while the answers disagree.
+    overlap_max: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # Share of each annotator's queue served from gold items (0 = none).
+    gold_rate: Mapped[float] = mapped_column(Double, default=0.0, server_default=text("0"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
 
@@ -104,6 +110,11 @@ class Membership(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[float] = mapped_column(Double)
+    # Paused annotators get no items (e.g. low accuracy on gold items) until a manager unpauses them.
+    paused_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Gold answers before this time do not count towards pausing (set when unpaused).
+    gold_since: Mapped[float] = mapped_column(Double, default=0.0, server_default=text("0"))
 
 
 class Media(Base):
@@ -167,6 +178,25 @@ class Item(Base):
     created_at: Mapped[float] = mapped_column(Double)
 
 
+class Lease(Base):
+    """One person's reservation of an item in a project with overlap > 1, or of a gold item.
+
+    With overlap 1 the lease lives on the item row itself (``leased_by``); here an
+    item can be held by several people at once, each at most once.
+    """
+
+    __tablename__ = "leases"
+    __table_args__ = (
+        Index("ix_leases_project_until", "project_id", "until"),
+        Index("ix_leases_user", "user_id", "project_id"),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    until: Mapped[float] = mapped_column(Double)
+
+
 class Annotation(Base):
     """One person's answer to one item. Edits supersede; nothing is overwritten."""
 
@@ -208,6 +238,17 @@ class Event(Base):
     object_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     created_at: Mapped[float] = mapped_column(Double)
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (``user:<name>`` or ``addr:<ip>``) in the current window."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[float] = mapped_column(Double)
+    locked_until: Mapped[float] = mapped_column(Double, default=0.0)
 
 
 class Job(Base):

@@ -126,8 +126,59 @@ def upgrade() -> None:
     with op.batch_alter_table("media", schema=None) as batch_op:
         batch_op.add_column(sa.Column("duration", sa.Double(), nullable=True))
 
+    # Teams: adaptive overlap, gold items, paused annotators, per-person leases, login throttling.
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("overlap_max", sa.Integer(), server_default=sa.text("1"), nullable=False)
+        )
+        batch_op.add_column(sa.Column("gold_rate", sa.Double(), server_default=sa.text("0"), nullable=False))
+
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("paused_at", sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column("pause_reason", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("gold_since", sa.Double(), server_default=sa.text("0"), nullable=False))
+
+    op.create_table(
+        "leases",
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("until", sa.Double(), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("item_id", "user_id"),
+    )
+    with op.batch_alter_table("leases", schema=None) as batch_op:
+        batch_op.create_index("ix_leases_project_until", ["project_id", "until"], unique=False)
+        batch_op.create_index("ix_leases_user", ["user_id", "project_id"], unique=False)
+
+    op.create_table(
+        "login_throttle",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.Double(), nullable=False),
+        sa.Column("locked_until", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("login_throttle")
+    with op.batch_alter_table("leases", schema=None) as batch_op:
+        batch_op.drop_index("ix_leases_user")
+        batch_op.drop_index("ix_leases_project_until")
+
+    op.drop_table("leases")
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.drop_column("gold_since")
+        batch_op.drop_column("pause_reason")
+        batch_op.drop_column("paused_at")
+
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("gold_rate")
+        batch_op.drop_column("overlap_max")
+
     with op.batch_alter_table("media", schema=None) as batch_op:
         batch_op.drop_column("duration")
 
