@@ -15,12 +15,27 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from hitloop.db.engine import DriverConnection
 
 __all__ = ["Rows", "Statement", "json_in", "json_out"]
 
 # json.dumps builds a new encoder on every call when given options; reuse one.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_std_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _encode(value: Any) -> str:
+    """Compact JSON text; orjson is ~10x faster, the standard library takes what it refuses.
+
+    (orjson refuses integers past 64 bits, non-string keys and lone surrogates.)
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _std_encode(value)
+
+
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
