@@ -1,4 +1,4 @@
-"""One check suite that every registered query strategy passes."""
+"""One check suite that every registered query strategy passes, built-in or plugin."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from hitloop.ml.strategies import DEFAULT_STRATEGY, STRATEGIES, Pool, QueryStrategy, make_strategy
+from hitloop import plugins
+from hitloop.ml.strategies import DEFAULT_STRATEGY, STRATEGIES, Pool, QueryStrategy
+from hitloop.ml.strategies import make_strategy as make_builtin_strategy
 
 from .conftest import Case
 
-NAMES = sorted(STRATEGIES)
+# Every strategy the plugin manager knows: hitloop's own and any installed plugin's.
+NAMES = sorted(plugins.strategies())
+make_strategy = plugins.make_strategy
 
 
 def _pool(case: Case, exclude: np.ndarray | None = None, with_model: bool = True) -> Pool:
@@ -105,7 +109,7 @@ def test_strategy_follows_the_estimator_contract(name: str) -> None:
     assert type(twin) is type(strategy)
     assert twin.get_params() == params
     assert make_strategy(name, **params).get_params() == params
-    assert name in STRATEGIES and repr(strategy)
+    assert name in NAMES and repr(strategy)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -116,11 +120,11 @@ def test_invalid_n_is_rejected(name: str, two_classes: Case) -> None:
 
 def test_unknown_strategy_names_list_the_known_ones() -> None:
     with pytest.raises(KeyError, match="unknown strategy 'nope'; known: random"):
-        make_strategy("nope")
+        make_builtin_strategy("nope")
 
 
 def test_the_default_strategy_is_registered() -> None:
-    assert DEFAULT_STRATEGY in STRATEGIES
+    assert DEFAULT_STRATEGY in STRATEGIES and DEFAULT_STRATEGY in NAMES
 
 
 def test_diverse_batches_skip_near_duplicates(two_classes: Case) -> None:
