@@ -17,6 +17,7 @@ FORBIDDEN = {
     "media": {"db", "api", "web", "cli", "client", "services"},
     "services": {"api", "web", "cli", "client"},
     "client": {"db", "api", "web", "cli", "services", "media", "formats", "jobs", "ml"},
+    "jobs": {"api", "web", "cli", "client", "services"},
 }
 WEB_FRAMEWORKS = {"fastapi", "starlette", "uvicorn", "jinja2"}
 
@@ -44,7 +45,7 @@ def test_package_respects_the_dependency_direction(package: str) -> None:
             if parts[0] == "hitloop" and len(parts) > 1 and parts[1] in FORBIDDEN[package]:
                 bad.append(f"{path.relative_to(SRC)} imports {name}")
             if (
-                package in {"services", "db", "ml", "formats", "media", "client"}
+                package in {"services", "db", "ml", "formats", "media", "client", "jobs"}
                 and parts[0] in WEB_FRAMEWORKS
             ):
                 bad.append(f"{path.relative_to(SRC)} imports {name}")

@@ -24,8 +24,15 @@ __all__ = [
     "ImportResult",
     "ItemIn",
     "ItemOut",
+    "JobOut",
+    "JobRequest",
+    "LearningCurvePoint",
     "LoginRequest",
+    "LoopSettings",
+    "LoopSettingsUpdate",
     "Me",
+    "ModelVersionOut",
+    "ModelsOut",
     "NextRequest",
     "NextResponse",
     "ProjectCreate",
@@ -33,6 +40,8 @@ __all__ = [
     "ProjectStats",
     "ReleaseRequest",
     "ReleaseResult",
+    "ShownIn",
+    "SuggestionOut",
     "TokenCreate",
     "TokenOut",
     "UserCreate",
@@ -129,6 +138,9 @@ class ItemOut(BaseModel):
     meta: dict[str, Any]
     state: str
     lease_until: datetime | None = None
+    suggestion: SuggestionOut | None = Field(
+        default=None, description="The current model's answer, when it has scored this item."
+    )
 
 
 class NextResponse(BaseModel):
@@ -140,6 +152,9 @@ class AnnotationIn(_Strict):
     skip: bool = False
     client_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     seconds: float | None = Field(default=None, ge=0, le=86_400)
+    shown: ShownIn | None = Field(
+        default=None, description="What the annotator was shown: the model's suggestion (lineage)."
+    )
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
@@ -186,3 +201,97 @@ class HistoryEntry(BaseModel):
 
 class ImagesResult(BaseModel):
     item_ids: list[int]
+
+
+class SuggestionOut(BaseModel):
+    """A model's answer to one item, shown to the annotator."""
+
+    model_version_id: int | None
+    value: dict[str, Any]
+    label: str | None = None
+    confidence: float | None = None
+    explanation: dict[str, Any] | None = Field(
+        default=None,
+        description='Why: {"words": [[word, weight], ...]} for text, {"neighbors": [item ids]} for images.',
+    )
+
+
+class ShownIn(_Strict):
+    """Lineage of an answer: the suggestion on screen when the person answered."""
+
+    value: dict[str, Any] | None = None
+    model_version_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    preselected: bool = False
+
+
+class JobOut(BaseModel):
+    id: int
+    project_id: int | None
+    kind: str
+    args: dict[str, Any]
+    state: str = Field(description="queued, running, done, failed or cancelled")
+    progress: float = Field(description="0..1")
+    message: str
+    error: str | None
+    result: dict[str, Any] | None
+    created_by: int | None
+    created_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobRequest(_Strict):
+    kind: str = Field(description="featurize or score (train has its own route)", max_length=50)
+
+
+class ModelVersionOut(BaseModel):
+    id: int
+    project_id: int
+    job_id: int | None
+    learner: str
+    params: dict[str, Any]
+    n_train: int
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+class LearningCurvePoint(BaseModel):
+    model_version_id: int
+    n_train: int
+    accuracy: float | None
+    changed: float | None
+
+
+class ModelsOut(BaseModel):
+    """A project's model versions (newest first), its learning curve and when to stop."""
+
+    versions: list[ModelVersionOut]
+    learning_curve: list[LearningCurvePoint]
+    stopping: dict[str, Any] = Field(
+        description="accuracy (cross-validated), changed (fraction of suggestions that flipped), advice"
+    )
+    jobs: list[JobOut] = Field(description="The project's latest jobs, newest first")
+
+
+class LoopSettings(BaseModel):
+    """How a project's model loop runs (stored in the project's settings)."""
+
+    strategy: str
+    learner: str
+    learner_params: dict[str, Any]
+    retrain_every: int
+    auto_retrain: bool
+    batch: int
+
+
+class LoopSettingsUpdate(_Strict):
+    strategy: str | None = Field(default=None, max_length=100)
+    learner: str | None = Field(default=None, max_length=100)
+    learner_params: dict[str, Any] | None = None
+    retrain_every: int | None = Field(default=None, ge=1, le=1_000_000)
+    auto_retrain: bool | None = None
+    batch: int | None = Field(default=None, ge=1, le=10_000)
+
+
+# ---- review, agreement, consensus, audit ------------------------------------

@@ -70,6 +70,23 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=5_000, ge=1, description="Rows written per database round trip during imports."
     )
+    job_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description=(
+            "Threads in the server process that run background jobs (featurize, train, score);"
+            " jobs of one project always run one at a time."
+        ),
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description=(
+            "Address of a Dask distributed scheduler (e.g. tcp://10.0.0.5:8786). When set, featurizing"
+            " and pool scoring are split into chunks computed by the cluster's workers"
+            " (needs the `dask` extra)."
+        ),
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -79,6 +96,14 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.data_dir / "features"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
 
 def get_settings(**overrides: object) -> Settings:

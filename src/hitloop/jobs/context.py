@@ -1,0 +1,75 @@
+"""What a running job sees: its record, the database, settings, progress and cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hitloop.db.engine import Database
+from hitloop.jobs import records
+from hitloop.jobs.chunks import ChunkMapper
+from hitloop.settings import Settings
+
+__all__ = ["JobCancelled", "JobContext", "JobInterrupted"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PROGRESS_EVERY_S = 0.25
+
+
+class JobCancelled(Exception):
+    """Raised inside a job by :meth:`JobContext.check_cancelled` once someone cancelled it."""
+
+
+class JobInterrupted(Exception):
+    """Raised inside a job when its executor stops (the server shuts down)."""
+
+
+@dataclass
+class JobContext:
+    """Handed to a job function. ``progress`` and ``check_cancelled`` are cheap to call often."""
+
+    job_id: int
+    kind: str
+    project_id: int | None
+    args: dict[str, Any]
+    db: Database
+    settings: Settings
+    mapper: ChunkMapper
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: Chunks sent through :meth:`map` and the distinct workers that computed them.
+    chunks: int = 0
+    workers: set[str] = field(default_factory=set)
+    _last_write: float = 0.0
+    _last_check: float = 0.0
+
+    def progress(self, fraction: float, message: str = "", *, force: bool = False) -> None:
+        """Record progress (0..1) and a short message; written at most four times a second."""
+        now = time.monotonic()
+        if not force and now - self._last_write < _PROGRESS_EVERY_S:
+            return
+        self._last_write = now
+        records.set_progress(self.db, self.job_id, min(max(float(fraction), 0.0), 1.0), message)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`JobCancelled` if the job was cancelled, :class:`JobInterrupted` if stopping."""
+        if self.stopping.is_set():
+            raise JobInterrupted("interrupted: the job runner stopped")
+        now = time.monotonic()
+        if now - self._last_check < _PROGRESS_EVERY_S:
+            return
+        self._last_check = now
+        if records.state_of(self.db, self.job_id) == records.CANCELLED:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def map(self, fn: Callable[[T], R], chunks: Sequence[T]) -> list[R]:
+        """``[fn(c) for c in chunks]``, on the cluster's workers when a Dask scheduler is configured."""
+        self.check_cancelled()
+        results, workers = self.mapper.map(fn, chunks)
+        self.chunks += len(chunks)
+        self.workers |= workers
+        return results
