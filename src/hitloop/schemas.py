@@ -127,6 +127,7 @@ class AddItemsResult(BaseModel):
 class ImportResult(BaseModel):
     created: int
     source: str
+    import_id: int | None = None
 
 
 class ItemOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -11,6 +12,7 @@ __all__ = ["ItemState", "Modality", "TaskType", "validate_labels", "validate_val
 
 MAX_LABELS = 1000
 MAX_LABEL_CHARS = 200
+MAX_BOXES = 2000
 
 
 class TaskType(StrEnum):
@@ -18,6 +20,7 @@ class TaskType(StrEnum):
 
     CLASSIFY = "classify"
     MULTILABEL = "multilabel"
+    BOXES = "boxes"
 
 
 class Modality(StrEnum):
@@ -59,15 +62,21 @@ def validate_labels(labels: Any) -> list[str]:
     return out
 
 
-def validate_value(task: TaskType | str, labels: list[str], value: Any) -> dict[str, Any]:
+def validate_value(
+    task: TaskType | str, labels: list[str], value: Any, *, image_size: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """Return the normalized annotation value or raise :class:`InputError`.
 
     ``classify`` takes ``{"label": name}``; ``multilabel`` takes ``{"labels": [names]}``
-    (an empty list means "none of these").
+    (an empty list means "none of these"); ``boxes`` takes
+    ``{"boxes": [{"x", "y", "w", "h", "label"}]}`` in pixels of the image, whose
+    ``(width, height)`` is ``image_size``.
     """
     task = TaskType(task)
     if not isinstance(value, dict):
         raise InputError("the value must be a JSON object", field="value")
+    if task is TaskType.BOXES:
+        return _validate_boxes(value, labels, image_size)
     allowed = set(labels)
     if task is TaskType.CLASSIFY:
         if set(value) != {"label"}:
@@ -88,3 +97,35 @@ def validate_value(task: TaskType | str, labels: list[str], value: Any) -> dict[
         raise InputError("a label is chosen twice", field="value.labels")
     # Keep the project's order so equal answers compare equal.
     return {"labels": [name for name in labels if name in set(chosen)]}
+
+
+def _validate_boxes(value: dict[str, Any], labels: list[str], size: tuple[int, int] | None) -> dict[str, Any]:
+    """Boxes inside the image, of positive size, with known labels; coordinates rounded to 0.01 px."""
+    if set(value) != {"boxes"} or not isinstance(value["boxes"], list):
+        raise InputError('a boxes value is {"boxes": [{"x", "y", "w", "h", "label"}]}', field="value")
+    boxes = value["boxes"]
+    if len(boxes) > MAX_BOXES:
+        raise InputError(f"at most {MAX_BOXES:,} boxes per item", field="value.boxes")
+    allowed = set(labels)
+    width, height = size if size is not None else (float("inf"), float("inf"))
+    out: list[dict[str, Any]] = []
+    for i, box in enumerate(boxes):
+        where = f"value.boxes[{i}]"
+        if not isinstance(box, dict) or set(box) != {"x", "y", "w", "h", "label"}:
+            raise InputError('a box is {"x", "y", "w", "h", "label"}', field=where)
+        x, y, w, h = (box[k] for k in "xywh")
+        if not all(_is_number(v) for v in (x, y, w, h)):
+            raise InputError("x, y, w and h must be numbers (pixels)", field=where)
+        if w <= 0 or h <= 0:
+            raise InputError(f"the box has no area ({w}x{h})", field=where)
+        if x < 0 or y < 0 or x + w > width + 0.01 or y + h > height + 0.01:
+            raise InputError(f"the box ({x}, {y}, {w}x{h}) leaves the {width}x{height} image", field=where)
+        label = box["label"]
+        if not isinstance(label, str) or label not in allowed:
+            raise InputError(f"unknown label {label!r}", field=f"{where}.label")
+        out.append({"x": round(x, 2), "y": round(y, 2), "w": round(w, 2), "h": round(h, 2), "label": label})
+    return {"boxes": out}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)

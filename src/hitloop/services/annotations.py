@@ -103,6 +103,9 @@ _UPDATE_ITEM = Statement(
     "UPDATE items SET n_answers = :n, state = :state, leased_by = NULL, lease_until = NULL WHERE id = :i"
 )
 _COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
+_IMAGE_SIZE = Statement(
+    "SELECT m.width, m.height FROM items i JOIN media m ON m.sha256 = i.media_sha256 WHERE i.id = :i"
+)
 
 
 def _submit(
@@ -131,7 +134,11 @@ def _submit(
         else:
             if body.value is None:
                 raise InputError("an answer needs a value (or skip: true)", field="value")
-            value = validate_value(project.task, json_out(project.labels), body.value)
+            size = None
+            if project.task == TaskType.BOXES.value:
+                media = _IMAGE_SIZE.run(conn, {"i": item_id}).first()
+                size = (media.width, media.height) if media is not None and media.width else None
+            value = validate_value(project.task, json_out(project.labels), body.value, image_size=size)
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
         previous = _PREVIOUS.run(conn, {"i": item_id, "u": user_id}).first()

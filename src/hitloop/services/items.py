@@ -256,7 +256,7 @@ def import_records(
     except BaseException as exc:
         _discard(db, run_id, exc)
         raise
-    return ImportResult(created=created, source=source)
+    return ImportResult(created=created, source=source, import_id=run_id)
 
 
 _STAGED = ItemState.STAGED.value

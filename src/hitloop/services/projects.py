@@ -36,6 +36,8 @@ def create_project(db: Database, user_id: int | None, spec: ProjectCreate) -> Pr
     if not name:
         raise InputError("a project needs a name", field="name")
     labels = validate_labels(spec.labels)
+    if TaskType(spec.task) is TaskType.BOXES and Modality(spec.modality) is not Modality.IMAGE:
+        raise InputError("a boxes project holds images (modality image)", field="modality")
     now = time.time()
     with db.write() as s:
         row = Project(
@@ -98,7 +100,8 @@ def _stats(s: Any, project: Project) -> ProjectStats:
             distribution[label] += count
     else:
         for value in s.scalars(select(Annotation.value).where(active, Annotation.skipped.is_(False))):
-            distribution.update((value or {}).get("labels", []))
+            value = value or {}
+            distribution.update(value.get("labels") or [b["label"] for b in value.get("boxes", [])])
     return ProjectStats(
         total=total,
         labeled=by_state.get(ItemState.DONE.value, 0),

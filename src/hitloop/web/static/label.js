@@ -6,6 +6,7 @@
 
 import { Api, HttpError, csrfFromPage, newClientKey } from "./api.js";
 import { renderBanner as drawBanner } from "./banner.js";
+import { BoxEditor } from "./boxes.js";
 import { Feed } from "./feed.js";
 import { AnswerHistory } from "./history.js";
 import { renderItem as drawItem } from "./item.js";
@@ -16,6 +17,8 @@ const project = config.project;
 const labels = project.labels;
 const multi = project.task === "multilabel";
 const api = new Api(csrfFromPage());
+// Boxes: number keys label the selected box, Enter submits all boxes (boxes.js has the rest).
+const editor = project.task === "boxes" ? new BoxEditor(labels, { onChange: () => renderChoice() }) : null;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -97,7 +100,8 @@ const feed = new Feed(api, project.id, {
 
 function present(cur) {
   current = cur;
-  drawItem(ui.stage, ui.meta, cur.item);
+  if (editor) showBoxes(cur);
+  else drawItem(ui.stage, ui.meta, cur.item);
   renderChoice();
   renderMode();
 }
@@ -106,8 +110,16 @@ function showEntry(entry) {
   present({ item: entry.item, chosen: new Set(chosenFrom(entry)), started: performance.now(), entry });
 }
 
+function showBoxes(cur) {
+  const suggested = cur.item.suggestion?.value?.boxes;
+  const boxes = cur.entry ? cur.entry.value?.boxes : suggested;
+  editor.show(ui.stage, cur.item, boxes, !cur.entry && suggested ? "suggested boxes: correct them" : "");
+  ui.meta.textContent = cur.item.external_id ? `#${cur.item.id} · ${cur.item.external_id}` : `#${cur.item.id}`;
+}
+
 function chosenFrom(entry) {
   if (entry.skipped || !entry.value) return [];
+  if (editor) return [`${entry.value.boxes.length} boxes`];
   return multi ? entry.value.labels || [] : [entry.value.label];
 }
 
@@ -124,7 +136,8 @@ function advance() {
 
 function renderChoice() {
   ui.buttons.forEach((button, i) => {
-    button.setAttribute("aria-pressed", String(!!current && current.chosen.has(labels[i])));
+    const on = editor ? editor.current === i : !!current && current.chosen.has(labels[i]);
+    button.setAttribute("aria-pressed", String(on));
     button.disabled = !current;
   });
 }
@@ -225,6 +238,11 @@ function hint(text) {
 
 function choose(index) {
   if (!current || index >= labels.length) return;
+  if (editor) {
+    editor.setLabel(index);
+    renderChoice();
+    return;
+  }
   const name = labels[index];
   if (multi) {
     if (current.chosen.has(name)) current.chosen.delete(name);
@@ -237,6 +255,11 @@ function choose(index) {
 
 function submit() {
   if (!current) return;
+  if (editor) {
+    if (editor.ready) answer({ value: editor.value() });
+    else hint("The image is still loading");
+    return;
+  }
   if (!multi && current.chosen.size === 0) {
     hint(`Pick a label first (1–${Math.min(labels.length, 9)})`);
     return;
@@ -351,9 +374,13 @@ function toQueue() {
 const OWN_CONTROLS = "#hl-labels button, .actions button";
 
 document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
   const target = event.target;
   if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  if (editor && current && !event.isComposing && editor.handleKey(event)) {
+    event.preventDefault();
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
   const key = event.key;
   // Enter on a link or a banner button does what it says there.
   if (key === "Enter" && target.closest && target.closest("a, button") && !target.closest(OWN_CONTROLS)) return;

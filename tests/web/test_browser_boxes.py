@@ -1,0 +1,164 @@
+"""The box editor in a real Chromium: draw, move, resize, relabel, delete, undo, submit."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from hitloop.api.context import AppContext
+from hitloop.db.tables import Annotation
+from hitloop.schemas import ProjectCreate
+from hitloop.services import items, projects
+from hitloop.services.auth import CurrentUser
+from hitloop.types import Modality, TaskType
+from tests.servers import running_server
+from tests.web.test_browser_labeling import log_in, wait_until_saved
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
+]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hitloop.db'}"
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    with running_server(app) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(page: Page) -> Iterator[None]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield
+    assert errors == []
+
+
+def scene(width: int = 800, height: int = 600) -> bytes:
+    image = Image.new("RGB", (width, height), (225, 230, 235))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((100, 100, 260, 300), fill=(200, 160, 130))
+    draw.rectangle((450, 250, 650, 500), fill=(70, 110, 160))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def boxes_project(ctx: AppContext, user: CurrentUser, images: list[bytes]) -> tuple[int, list[int]]:
+    spec = ProjectCreate(name="Scenes", task=TaskType.BOXES, modality=Modality.IMAGE, labels=["face", "car"])
+    pid = projects.create_project(ctx.db, user.id, spec).id
+    ids = [
+        items.add_image(ctx.db, ctx.media, pid, user.id, data, filename=f"{i}.png", limits=ctx.limits)
+        for i, data in enumerate(images)
+    ]
+    return pid, ids
+
+
+class Canvas:
+    """Image pixels to page coordinates, from the editor's published view."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.el = page.locator(".box-canvas")
+
+    def point(self, x: float, y: float) -> tuple[float, float]:
+        box = self.el.bounding_box()
+        assert box is not None
+        scale = float(self.el.get_attribute("data-scale") or 1)
+        tx = float(self.el.get_attribute("data-tx") or 0)
+        ty = float(self.el.get_attribute("data-ty") or 0)
+        return box["x"] + tx + x * scale, box["y"] + ty + y * scale
+
+    def drag(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        mouse = self.page.mouse
+        mouse.move(*self.point(*start))
+        mouse.down()
+        mouse.move(*self.point(*end), steps=5)
+        mouse.up()
+
+    def count(self) -> int:
+        return int(self.el.get_attribute("data-count") or 0)
+
+
+def answers(ctx: AppContext, project_id: int) -> list[Any]:
+    with ctx.db.read() as s:
+        return list(
+            s.scalars(
+                select(Annotation.value).where(
+                    Annotation.project_id == project_id, Annotation.superseded_by.is_(None)
+                )
+            )
+        )
+
+
+def test_draw_move_resize_relabel_delete_undo_and_submit(
+    page: Page, server: str, ctx: AppContext, admin: CurrentUser
+) -> None:
+    pid, _ = boxes_project(ctx, admin, [scene(), scene(640, 480)])
+    log_in(page, server, f"/projects/{pid}/label")
+    editor = page.locator(".box-editor")
+    expect(editor).to_have_attribute("data-ready", "true")
+    canvas = Canvas(page)
+
+    # Draw two boxes: the first as "face" (the default label), the second as "car".
+    canvas.drag((100, 100), (260, 300))
+    expect(canvas.el).to_have_attribute("data-count", "1")
+    page.keyboard.press("2")
+    canvas.drag((450, 250), (600, 450))
+    expect(canvas.el).to_have_attribute("data-count", "2")
+    # Relabel the first box: select it by clicking, then press 1... then 2 and back to 1.
+    page.mouse.click(*canvas.point(180, 200))
+    expect(canvas.el).to_have_attribute("data-selected", "0")
+    page.keyboard.press("1")
+    # Move the car box by (+20, +10), then resize its bottom-right corner to (650, 500).
+    canvas.drag((500, 300), (520, 310))
+    canvas.drag((620, 460), (650, 500))
+    # A third, stray box, deleted with Delete; undo brings it back, undo again removes it.
+    canvas.drag((20, 20), (60, 60))
+    expect(canvas.el).to_have_attribute("data-count", "3")
+    page.keyboard.press("Delete")
+    expect(canvas.el).to_have_attribute("data-count", "2")
+    page.keyboard.press("Control+z")
+    expect(canvas.el).to_have_attribute("data-count", "3")
+    page.keyboard.press("Control+z")
+    expect(canvas.el).to_have_attribute("data-count", "2")
+    # Zoom in and out with the wheel; the boxes stay where they are in image pixels.
+    page.mouse.move(*canvas.point(400, 300))
+    page.mouse.wheel(0, -300)
+    page.wait_for_function("document.querySelector('.box-canvas').dataset.scale > 1")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "box-editor.png"))
+    page.keyboard.press("f")
+    page.keyboard.press("Enter")
+    wait_until_saved(page)
+
+    [value] = answers(ctx, pid)
+    face, car = value["boxes"]
+    assert face["label"] == "face" and car["label"] == "car"
+    assert (face["x"], face["y"], face["w"], face["h"]) == pytest.approx((100, 100, 160, 200), abs=2)
+    assert (car["x"], car["y"], car["w"], car["h"]) == pytest.approx((470, 260, 180, 240), abs=2)
+
+
+def test_an_image_with_no_objects_is_an_empty_answer(
+    page: Page, server: str, ctx: AppContext, admin: CurrentUser
+) -> None:
+    pid, _ = boxes_project(ctx, admin, [scene(320, 240)])
+    log_in(page, server, f"/projects/{pid}/label")
+    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
+    page.keyboard.press("Enter")
+    wait_until_saved(page)
+    assert answers(ctx, pid) == [{"boxes": []}]
