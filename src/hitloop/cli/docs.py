@@ -147,10 +147,19 @@ def render_settings_docs(settings_class: type[Settings] = Settings) -> str:
 
 
 def write_docs(directory: Path) -> list[Path]:
-    """Write ``cli.md`` and ``settings.md`` into ``directory``; return their paths."""
+    """Write ``cli.md``, ``settings.md`` and the simulate report's JSON Schema into ``directory``."""
+    import json
+
+    from hitloop.cli.simulate_report import json_schema
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("cli.md", render_cli_docs()), ("settings.md", render_settings_docs())):
+    schema = json.dumps(json_schema(), indent=2) + "\n"
+    for name, text in (
+        ("cli.md", render_cli_docs()),
+        ("settings.md", render_settings_docs()),
+        ("simulate-report.schema.json", schema),
+    ):
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

@@ -9,6 +9,7 @@ from hitloop.cli.demo import demo
 from hitloop.cli.errors import ErrorReportingGroup
 from hitloop.cli.projects import projects
 from hitloop.cli.serve import serve
+from hitloop.cli.simulate import simulate_command
 from hitloop.cli.transfer import export_annotations, import_items
 from hitloop.cli.users import tokens, users
 
@@ -28,6 +29,7 @@ def cli() -> None:
 
 for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db):
     cli.add_command(command)
+cli.add_command(simulate_command)
 
 
 def main() -> None:
