@@ -7,13 +7,14 @@ module imports nothing but pydantic and :mod:`hitloop.types`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hitloop.types import Modality, TaskType
 
 __all__ = [
+    "MAX_ID",
     "AddItemsRequest",
     "AddItemsResult",
     "AnnotationIn",
@@ -35,6 +36,7 @@ __all__ = [
     "ModelsOut",
     "NextRequest",
     "NextResponse",
+    "ObjectId",
     "ProjectCreate",
     "ProjectOut",
     "ProjectStats",
@@ -49,8 +51,34 @@ __all__ = [
 ]
 
 
+# Ids are 32-bit INTEGER columns on PostgreSQL: a larger number names no object and
+# must be refused as input, not sent to the database (where it overflows).
+MAX_ID = 2**31 - 1
+ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """PostgreSQL text and JSONB cannot hold U+0000; refuse it in any string of a request."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'text'}: the NUL character (U+0000) is not allowed in text")
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _refuse_nul(key, where)
+            _refuse_nul(inner, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for i, inner in enumerate(value):
+            _refuse_nul(inner, f"{where}[{i}]")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _refuse_nul(data, "")
+        return data
 
 
 class LoginRequest(_Strict):
@@ -184,11 +212,11 @@ class Me(BaseModel):
 
 class NextRequest(_Strict):
     count: int = Field(default=1, ge=1, le=50)
-    have: list[int] = Field(default_factory=list, max_length=100)
+    have: list[ObjectId] = Field(default_factory=list, max_length=100)
 
 
 class ReleaseRequest(_Strict):
-    item_ids: list[int] = Field(max_length=100)
+    item_ids: list[ObjectId] = Field(max_length=100)
 
 
 class ReleaseResult(BaseModel):
@@ -221,7 +249,7 @@ class ShownIn(_Strict):
     """Lineage of an answer: the suggestion on screen when the person answered."""
 
     value: dict[str, Any] | None = None
-    model_version_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    model_version_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     preselected: bool = False
 
 

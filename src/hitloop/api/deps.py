@@ -13,16 +13,18 @@ import hmac
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 
 from hitloop.api.context import AppContext
 from hitloop.errors import AuthenticationError, PermissionDeniedError
+from hitloop.schemas import MAX_ID
 from hitloop.services.auth import CurrentUser, resolve_session, resolve_token, token_hash
 
 __all__ = [
     "CACHE_KEY",
     "SESSION_COOKIE",
     "Ctx",
+    "IdPath",
     "User",
     "context",
     "current_user",
@@ -34,6 +36,9 @@ __all__ = [
 
 SESSION_COOKIE = "hitloop_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# An object id in a path: a number past MAX_ID names no object and is refused with 422.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 _CACHE_S = 10.0
 CACHE_KEY = "auth_cache"
 

@@ -47,6 +47,13 @@ class BodySizeLimit:
 
         async def tracking_send(message: Any) -> None:
             nonlocal started
+            if refused:
+                # The app caught the refusal (a form parser turns it into "400: error parsing
+                # the body"): answer 413 instead, and drop the app's own response.
+                if not started:
+                    started = True
+                    await self._refuse(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, set_session_cookie
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, IdPath, set_session_cookie
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
 from hitloop.services import auth, projects
@@ -158,7 +158,7 @@ def new_project_submit(
 
 
 @router.get("/projects/{project_id}")
-def project_page(request: Request, ctx: Ctx, project_id: int) -> Response:
+def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = ProjectPage(
@@ -172,7 +172,7 @@ def project_page(request: Request, ctx: Ctx, project_id: int) -> Response:
 
 
 @router.get("/projects/{project_id}/label")
-def label_page(request: Request, ctx: Ctx, project_id: int) -> Response:
+def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = LabelPage(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, User, set_session_cookie
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, IdPath, User, set_session_cookie
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.schemas import LoginRequest, Me, TokenCreate, TokenOut, UserCreate, UserOut
 from hitloop.services import auth
@@ -64,7 +64,7 @@ def create_token(body: TokenCreate, ctx: Ctx, user: User) -> TokenOut:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, ctx: Ctx, user: User) -> Response:
+def revoke_token(token_id: IdPath, ctx: Ctx, user: User) -> Response:
     auth.revoke_token(ctx.db, user.id, token_id)
     ctx.db.memo.pop(CACHE_KEY, None)
     return Response(status_code=204)

@@ -14,11 +14,12 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from hitloop.api.context import AppContext
-from hitloop.api.deps import Ctx, User, require_user
+from hitloop.api.deps import Ctx, IdPath, User, require_user
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import body_schema, call_service, json_response, parse_body
 from hitloop.errors import HitloopError, InputError, PayloadTooLargeError
 from hitloop.formats import ItemRecord, open_reader
+from hitloop.formats.images import check_image
 from hitloop.schemas import (
     AddItemsRequest,
     AddItemsResult,
@@ -51,12 +52,12 @@ def create_project(body: ProjectCreate, ctx: Ctx, user: User) -> ProjectOut:
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project_id: int, ctx: Ctx, _user: User) -> ProjectOut:
+def get_project(project_id: IdPath, ctx: Ctx, _user: User) -> ProjectOut:
     return projects.get_project(ctx.db, project_id, with_stats=True)
 
 
 @router.post("/{project_id}/items", response_model=AddItemsResult, status_code=201)
-def add_items(project_id: int, body: AddItemsRequest, ctx: Ctx, user: User) -> AddItemsResult:
+def add_items(project_id: IdPath, body: AddItemsRequest, ctx: Ctx, user: User) -> AddItemsResult:
     ids = items.add_items(ctx.db, project_id, user.id, body.items, ctx.limits)
     return AddItemsResult(created=len(ids), item_ids=ids)
 
@@ -82,25 +83,28 @@ async def _spool(upload: UploadFile, limit: int, suffix: str = "") -> Path:
 
 @router.post("/{project_id}/images", response_model=ImagesResult, status_code=201)
 async def upload_images(
-    project_id: int, ctx: Ctx, user: User, files: Annotated[list[UploadFile], File()]
+    project_id: IdPath, ctx: Ctx, user: User, files: Annotated[list[UploadFile], File()]
 ) -> ImagesResult:
-    ids = []
+    uploads = []
     for upload in files:
         path = await _spool(upload, ctx.settings.max_upload_bytes)
         try:
-            data = path.read_bytes()
+            uploads.append((Path(upload.filename or "upload").name, path.read_bytes()))
         finally:
             path.unlink(missing_ok=True)
-        name = Path(upload.filename or "upload").name
-        ids.append(
-            items.add_image(ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits)
-        )
+    # All or nothing: every file is checked before the first is stored.
+    for name, data in uploads:
+        check_image(data, max_pixels=ctx.settings.max_image_pixels, name=name)
+    ids = [
+        items.add_image(ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits)
+        for name, data in uploads
+    ]
     return ImagesResult(item_ids=ids)
 
 
 @router.post("/{project_id}/import", response_model=ImportResult, status_code=201)
 async def import_file(
-    project_id: int,
+    project_id: IdPath,
     ctx: Ctx,
     user: User,
     file: Annotated[UploadFile, File()],
@@ -145,7 +149,7 @@ def _renamed(records: Iterator[ItemRecord], name: str) -> Iterator[ItemRecord]:
 @router.post(
     "/{project_id}/next", response_model=NextResponse, openapi_extra=body_schema(NextRequest, required=False)
 )
-async def next_items(project_id: int, request: Request) -> Response:
+async def next_items(project_id: IdPath, request: Request) -> Response:
     """Lease the next items to label (the hot path: auth and body are parsed by hand)."""
     user = require_user(request)
     ctx: AppContext = request.app.state.ctx
@@ -165,13 +169,13 @@ async def next_items(project_id: int, request: Request) -> Response:
 
 
 @router.post("/{project_id}/release", response_model=ReleaseResult)
-def release(project_id: int, body: ReleaseRequest, ctx: Ctx, user: User) -> ReleaseResult:
+def release(project_id: IdPath, body: ReleaseRequest, ctx: Ctx, user: User) -> ReleaseResult:
     return ReleaseResult(released=queue.release_items(ctx.db, project_id, user.id, body.item_ids))
 
 
 @router.get("/{project_id}/history", response_model=list[HistoryEntry])
 def history(
-    project_id: int, ctx: Ctx, user: User, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    project_id: IdPath, ctx: Ctx, user: User, limit: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> list[HistoryEntry]:
     projects.get_project(ctx.db, project_id)
     return [HistoryEntry(**h) for h in annotation_service.history(ctx.db, project_id, user.id, limit=limit)]
@@ -186,7 +190,7 @@ _MEDIA_TYPES = {
 
 @router.get("/{project_id}/export", response_class=StreamingResponse)
 def export(
-    project_id: int,
+    project_id: IdPath,
     ctx: Ctx,
     _user: User,
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
