@@ -24,12 +24,21 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from hitloop.jobs import JobRunner
         from hitloop.services.items import cleanup_interrupted_imports
+        from hitloop.services.jobs import builtin_jobs
 
         ctx.db.upgrade()
         cleanup_interrupted_imports(ctx.db)
-        yield
-        ctx.db.dispose()
+        # Background jobs (featurize, train, score) run on threads of this process.
+        runner = JobRunner(ctx.db, ctx.settings, builtin_jobs())
+        runner.start()
+        app.state.jobs = runner
+        try:
+            yield
+        finally:
+            runner.stop()
+            ctx.db.dispose()
 
     app = FastAPI(
         title="hitloop",

@@ -20,6 +20,7 @@ from hitloop.db.sql import Statement, json_in, json_out
 from hitloop.db.tables import Annotation, Item, Project
 from hitloop.errors import ConflictError, InputError, NotFoundError
 from hitloop.schemas import AnnotationIn, AnnotationOut
+from hitloop.services import retrain
 from hitloop.services.exports import EXPORT_COLUMNS
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, TaskType, validate_value
@@ -70,7 +71,9 @@ def submit(
     """Record one person's answer (or skip) for one item."""
     now = time.time() if now is None else now
     try:
-        return _submit(db, user_id, item_id, body, project_id, now)
+        out = _submit(db, user_id, item_id, body, project_id, now)
+        retrain.enqueue_due(db)
+        return out
     except IntegrityError:
         # A concurrent retry with the same client key won the race: return its result.
         with db.read() as s:
@@ -95,8 +98,8 @@ _PREVIOUS = Statement(
 )
 _INSERT = Statement(
     "INSERT INTO annotations"
-    " (item_id, project_id, user_id, value, label, skipped, client_key, seconds, created_at)"
-    " VALUES (:i, :p, :u, :value, :label, :skipped, :k, :seconds, :now) RETURNING id"
+    " (item_id, project_id, user_id, value, label, skipped, client_key, seconds, shown, created_at)"
+    " VALUES (:i, :p, :u, :value, :label, :skipped, :k, :seconds, :shown, :now) RETURNING id"
 )
 _SUPERSEDE = Statement("UPDATE annotations SET superseded_by = :new WHERE id = :old")
 _UPDATE_ITEM = Statement(
@@ -164,9 +167,12 @@ def _submit(
                 "skipped": body.skip,
                 "k": body.client_key,
                 "seconds": body.seconds,
+                "shown": json_in(conn, body.shown.model_dump() if body.shown else None),
                 "now": now,
             },
         ).scalar_one()
+        if not body.skip:
+            retrain.count_label(db, item.project_id)  # memory only; the check runs after commit
         counted_before = previous is not None and not previous.skipped
         n_answers = item.n_answers - int(counted_before) + int(not body.skip)
         if previous is not None:

@@ -22,6 +22,8 @@ from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_in
 from hitloop.db.tables import ImportRun, Item, Media, Project
 from hitloop.errors import ConflictError, HitloopError, InputError, NotFoundError, PayloadTooLargeError
+from hitloop.jobs.records import insert_job
+from hitloop.jobs.records import wake as wake_jobs
 from hitloop.media.store import MediaStore
 from hitloop.schemas import ImportResult, ItemIn, ItemOut
 from hitloop.services.audit import record_event
@@ -54,6 +56,10 @@ class RecordLike(Protocol):
     def external_id(self) -> str | None: ...
     @property
     def meta(self) -> dict[str, Any]: ...
+
+
+FEATURIZED = frozenset({Modality.TEXT.value, Modality.IMAGE.value})
+"""Modalities whose imports queue a featurize job."""
 
 
 @dataclass(frozen=True)
@@ -253,9 +259,13 @@ def import_records(
             record_event(
                 s, user_id, project_id, "items.import", "import", run_id, {"source": source, "count": created}
             )
+            if created and project.modality in FEATURIZED:
+                # Features for the model loop, computed in the background (services/features.py).
+                insert_job(s, "featurize", project_id, {"import_id": run_id}, user_id)
     except BaseException as exc:
         _discard(db, run_id, exc)
         raise
+    wake_jobs(db)
     return ImportResult(created=created, source=source, import_id=run_id)
 
 

@@ -19,6 +19,7 @@ from hitloop.db.sql import Statement, json_out
 from hitloop.db.tables import Annotation, Item
 from hitloop.errors import NotFoundError
 from hitloop.schemas import ItemOut
+from hitloop.services.suggestions import attach_suggestions
 from hitloop.types import ItemState
 
 __all__ = ["ITEM_COLUMNS", "item_out", "next_items", "pick_query", "release_items", "sweep_expired_leases"]
@@ -149,7 +150,7 @@ def next_items(
                 )
                 taken.sort(key=lambda r: (-r.priority, r.id))
                 out.extend(taken)
-    return [item_out(r, state=LEASED, lease_until=until) for r in out]
+        return attach_suggestions(conn, [item_out(r, state=LEASED, lease_until=until) for r in out])
 
 
 def release_items(db: Database, project_id: int, user_id: int, item_ids: Sequence[int]) -> int:

@@ -1,0 +1,122 @@
+"""When to retrain: after every N new labels (``retrain_every``) or on demand, never inline.
+
+The submit path only counts labels in memory (:func:`count_label`, inside its
+transaction) and, every ``retrain_every`` labels, runs one cheap check after
+committing (:func:`enqueue_due`): enough new labels since the last model, and
+no train job queued or running for the project? Then it queues one. Training
+itself runs on the job runner. Counts live per process; the check against
+the database is what decides, so several server processes agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import Annotation, Job, ModelVersion, Project
+from hitloop.errors import NotFoundError
+from hitloop.jobs import records
+from hitloop.schemas import JobOut
+from hitloop.services.loop_settings import loop_settings_of
+
+__all__ = ["count_label", "enqueue_due", "maybe_retrain", "remember_threshold", "request_training"]
+
+_COUNTS = "retrain_counts"
+_EVERY = "retrain_every"
+_DUE = "retrain_due"
+
+
+def count_label(db: Database, project_id: int) -> None:
+    """Count one new label (memory only; safe inside the submit transaction)."""
+    counts: dict[int, int] = db.memo.setdefault(_COUNTS, {})
+    n = counts.get(project_id, 0) + 1
+    counts[project_id] = n
+    # Unknown threshold (first label this process sees): check now, which also learns it.
+    if n >= db.memo.setdefault(_EVERY, {}).get(project_id, 1):
+        db.memo.setdefault(_DUE, set()).add(project_id)
+
+
+def remember_threshold(db: Database, project_id: int, retrain_every: int) -> None:
+    db.memo.setdefault(_EVERY, {})[project_id] = retrain_every
+
+
+def enqueue_due(db: Database) -> None:
+    """After a submit committed: check the projects whose label count reached ``retrain_every``."""
+    due: set[int] | None = db.memo.get(_DUE)
+    if not due:
+        return
+    while due:
+        try:
+            project_id = due.pop()
+        except KeyError:  # another thread took it
+            return
+        _, pending = _check(db, project_id, None)
+        # Labels not yet trained on (0 once a job is queued or running) count toward the next check.
+        db.memo[_COUNTS][project_id] = pending
+
+
+def _labels_since_last_model(s: Any, project_id: int) -> int:
+    with_model = s.scalars(
+        select(ModelVersion.metrics)
+        .where(ModelVersion.project_id == project_id)
+        .order_by(ModelVersion.id.desc())
+        .limit(1)
+    ).first()
+    trained_on = int((with_model or {}).get("n_annotations", 0))
+    total = s.scalar(
+        select(func.count()).where(
+            Annotation.project_id == project_id,
+            Annotation.superseded_by.is_(None),
+            Annotation.skipped.is_(False),
+        )
+    )
+    return int(total or 0) - trained_on
+
+
+def _active_train(s: Any, project_id: int, ignore_job: int | None) -> Job | None:
+    query = select(Job).where(
+        Job.project_id == project_id, Job.kind == "train", Job.state.in_(records.ACTIVE)
+    )
+    if ignore_job is not None:
+        query = query.where(Job.id != ignore_job)
+    found: Job | None = s.scalars(query.order_by(Job.id).limit(1)).first()
+    return found
+
+
+def maybe_retrain(db: Database, project_id: int, *, ignore_job: int | None = None) -> JobOut | None:
+    """Queue a train job if ``retrain_every`` labels arrived since the last model; None otherwise."""
+    return _check(db, project_id, ignore_job)[0]
+
+
+def _check(db: Database, project_id: int, ignore_job: int | None) -> tuple[JobOut | None, int]:
+    """(the job queued or None, labels that still count toward the next job)."""
+    with db.write() as s:
+        project = s.get(Project, project_id, with_for_update=True)
+        if project is None:
+            return None, 0
+        loop = loop_settings_of(project.settings)
+        remember_threshold(db, project_id, loop.retrain_every)
+        if not loop.auto_retrain or _active_train(s, project_id, ignore_job) is not None:
+            return None, 0
+        since = _labels_since_last_model(s, project_id)
+        if since < loop.retrain_every:
+            return None, since
+        job = records.insert_job(s, "train", project_id, {"reason": "labels"}, None)
+    records.wake(db)
+    return job, 0
+
+
+def request_training(db: Database, project_id: int, user_id: int | None) -> tuple[JobOut, bool]:
+    """Train on demand: (the job, True) if queued now, (the waiting or running one, False) if one exists."""
+    with db.write() as s:
+        project = s.get(Project, project_id, with_for_update=True)
+        if project is None:
+            raise NotFoundError(f"project {project_id} not found", field="project_id")
+        active = _active_train(s, project_id, None)
+        if active is not None:
+            return records.job_out(active), False
+        job = records.insert_job(s, "train", project_id, {"reason": "requested"}, user_id)
+    records.wake(db)
+    return job, True

@@ -1,0 +1,305 @@
+"""Scoring the pool: suggestions and queue priorities from the current model and strategy.
+
+For every unlabeled item the model's class probabilities give a suggestion
+(label, confidence, probabilities, explanation); the project's query strategy
+gives every item a score, and its batch choice (diverse, for the default) goes
+first. ``items.priority`` is written as a rank in (0, 1]: the queue's index
+order (``priority DESC, id``) then serves the strategy's order, and "next
+item" stays one index seek. Rows are written with executemany in short
+transactions, so annotators are never held up for long. Nothing is written
+until everything is computed: a failure keeps the previous order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from hitloop.db.engine import Database
+from hitloop.db.sql import Statement, json_in
+from hitloop.db.tables import ModelVersion, Project
+from hitloop.errors import InputError, NotFoundError
+from hitloop.jobs import JobContext
+from hitloop.ml.linalg import normalized_rows
+from hitloop.ml.strategies import Pool
+from hitloop.services import features as feature_service
+from hitloop.services.loop_settings import build_strategy, loop_settings_of
+
+__all__ = ["Explainer", "rescore", "score", "score_job", "write_batch_size"]
+
+CHUNK = 20_000
+WRITE_BATCH = 2_000
+TOP_WORDS = 6
+NEIGHBORS = 3
+TOP_PROBS = 5
+
+
+def write_batch_size() -> int:
+    return WRITE_BATCH
+
+
+@dataclass(frozen=True)
+class Explainer:
+    """Why the model suggests a class: word weights (linear text models) or nearest labeled items."""
+
+    #: Text: per class, the weight of each word feature (n_classes, n_words), and the words.
+    word_weights: NDArray[np.float64] | None = None
+    words: NDArray[Any] | None = None
+    #: Images: unit-length features of the labeled items and their ids.
+    labeled_X: Any = None
+    labeled_ids: NDArray[np.int64] | None = None
+
+    def explain(self, X: Any, predicted: NDArray[np.intp]) -> list[dict[str, Any] | None]:
+        if self.word_weights is not None and self.words is not None:
+            return self._words(X, predicted)
+        if self.labeled_X is not None and self.labeled_ids is not None:
+            return self._neighbors(X)
+        return [None] * X.shape[0]
+
+    def _words(self, X: Any, predicted: NDArray[np.intp]) -> list[dict[str, Any] | None]:
+        assert self.word_weights is not None and self.words is not None
+        n_words = self.word_weights.shape[1]
+        Xw = sp.csr_matrix(X)[:, :n_words]
+        out: list[dict[str, Any] | None] = []
+        indptr, indices, data = Xw.indptr, Xw.indices, Xw.data
+        for r in range(Xw.shape[0]):
+            cols = indices[indptr[r] : indptr[r + 1]]
+            if len(cols) == 0:
+                out.append(None)
+                continue
+            contrib = data[indptr[r] : indptr[r + 1]] * self.word_weights[predicted[r], cols]
+            top = np.argsort(-contrib)[:TOP_WORDS]
+            top = top[contrib[top] > 0]
+            out.append(
+                {"words": [[str(self.words[cols[t]]), round(float(contrib[t]), 4)] for t in top]}
+                if len(top)
+                else None
+            )
+        return out
+
+    def _neighbors(self, X: Any) -> list[dict[str, Any] | None]:
+        assert self.labeled_ids is not None
+        similarity = np.asarray(normalized_rows(X) @ self.labeled_X.T)
+        k = min(NEIGHBORS, similarity.shape[1])
+        best = np.argsort(-similarity, axis=1)[:, :k]
+        return [{"neighbors": [int(self.labeled_ids[j]) for j in row]} for row in best]
+
+
+def _linear_weights(learner: Any) -> NDArray[np.float64] | None:
+    """Per-class coefficients of a (wrapped) linear model, shape (n_classes, n_features), or None."""
+    inner = getattr(learner, "base_", learner)
+    model = getattr(inner, "model_", None)
+    coef = getattr(model, "coef_", None)
+    seen = getattr(inner, "seen_", None)
+    classes = getattr(learner, "classes_", None)
+    if coef is None or seen is None or classes is None:
+        return None
+    coef = np.asarray(coef, dtype=np.float64)
+    full = np.zeros((len(classes), coef.shape[1]))
+    if coef.shape[0] == 1:  # binary: decision_function is (-s/2, s/2) over seen_
+        full[seen[0]], full[seen[1]] = -coef[0] / 2, coef[0] / 2
+    else:
+        full[seen] = coef
+    # A word's pull towards a class, relative to the other classes the model knows.
+    mean = full[seen].mean(axis=0)
+    return np.asarray(full - mean, dtype=np.float64)
+
+
+def make_explainer(bundle: feature_service.FeatureBundle, learner: Any, labeled_rows: Any) -> Explainer:
+    featurizer = bundle.featurizer
+    vectorizers = getattr(featurizer, "vectorizers_", None)
+    if vectorizers:
+        weights = _linear_weights(learner)
+        if weights is not None:
+            words = np.asarray(vectorizers[0].get_feature_names_out(), dtype=object)
+            return Explainer(word_weights=np.ascontiguousarray(weights[:, : len(words)]), words=words)
+        return Explainer()
+    if getattr(featurizer, "modality", "") == "image" and len(labeled_rows):
+        labeled = normalized_rows(bundle.X[labeled_rows])
+        dense = np.asarray(sp.csr_matrix(labeled).toarray() if sp.issparse(labeled) else labeled)
+        return Explainer(labeled_X=dense, labeled_ids=bundle.ids[labeled_rows])
+    return Explainer()
+
+
+# Runs on Dask workers too: module level, arguments pickled.
+def _score_chunk(
+    args: tuple[Any, Any, Explainer],
+) -> tuple[NDArray[np.float64], list[dict[str, Any] | None]]:
+    learner, X, explainer = args
+    P = np.asarray(learner.predict_proba(X), dtype=np.float64)
+    if not np.isfinite(P).all():
+        raise ValueError("the learner returned NaN or infinite probabilities")
+    return P, explainer.explain(X, np.argmax(P, axis=1))
+
+
+_PRIORITY = Statement("UPDATE items SET priority = ? WHERE id = ?")
+_UPSERT = Statement(
+    "INSERT INTO suggestions"
+    " (item_id, project_id, model_version_id, value, label, confidence, probs, explanation, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (item_id) DO UPDATE SET model_version_id = excluded.model_version_id,"
+    " value = excluded.value, label = excluded.label, confidence = excluded.confidence,"
+    " probs = excluded.probs, explanation = excluded.explanation, created_at = excluded.created_at"
+)
+_PREVIOUS = Statement("SELECT item_id, label FROM suggestions WHERE project_id = :p")
+
+
+def _order(
+    scores: NDArray[np.float64], batch: NDArray[np.intp], unlabeled: NDArray[np.intp]
+) -> NDArray[np.intp]:
+    """Unlabeled rows in serving order: the strategy's batch first, then by score (ties: lower id)."""
+    first = [int(i) for i in batch]
+    chosen = np.zeros(len(scores), dtype=bool)
+    chosen[first] = True
+    rest = unlabeled[~chosen[unlabeled]]
+    s = np.nan_to_num(scores[rest], nan=-np.inf)
+    rest = rest[np.argsort(-s, kind="stable")]
+    return np.concatenate([np.asarray(first, dtype=np.intp), rest]).astype(np.intp)
+
+
+def score(
+    ctx: JobContext,
+    project: Project,
+    bundle: feature_service.FeatureBundle,
+    learner: Any,
+    version_id: int | None,
+    labels: dict[int, str],
+) -> dict[str, Any]:
+    """Suggestions and priorities for the project's unlabeled items; returns counts and ``changed``."""
+    loop = loop_settings_of(project.settings)
+    strategy = build_strategy(loop)
+    labeled_ids = np.array(sorted(i for i in labels if i in _id_set(bundle)), dtype=np.int64)
+    labeled_rows = bundle.positions(labeled_ids)
+    is_labeled = np.zeros(len(bundle.ids), dtype=bool)
+    is_labeled[labeled_rows] = True
+    unlabeled = np.flatnonzero(~is_labeled).astype(np.intp)
+    n = len(bundle.ids)
+    P: NDArray[np.float64] | None = None
+    explanations: list[dict[str, Any] | None] = []
+    if learner is not None:
+        explainer = make_explainer(bundle, learner, labeled_rows)
+        chunks = [(learner, bundle.X[i : i + CHUNK], explainer) for i in range(0, n, CHUNK)]
+        ctx.progress(0.6, f"predicting {n} items in {len(chunks)} chunks", force=True)
+        try:
+            parts = ctx.map(_score_chunk, chunks)
+        except ValueError as exc:
+            raise InputError(f"scoring failed: {exc}", field="learner") from None
+        P = np.vstack([p for p, _ in parts])
+        explanations = [e for _, chunk in parts for e in chunk]
+    ctx.check_cancelled()
+    ctx.progress(0.75, f"ranking with {loop.strategy}", force=True)
+    y = np.array([labels[int(i)] for i in labeled_ids], dtype=object)
+    pool = Pool(bundle.X, labeled=labeled_rows, y=y, learner=learner, proba=P)
+    seed = int(version_id or 0)
+    try:
+        scores = np.asarray(strategy.score(pool, random_state=seed), dtype=np.float64)
+        batch = strategy.select(pool, n=min(loop.batch, len(unlabeled)), random_state=seed)
+    except ValueError as exc:
+        raise InputError(f"the strategy {loop.strategy!r} failed: {exc}", field="strategy") from None
+    order = _order(scores, np.asarray(batch, dtype=np.intp), unlabeled)
+    priority = np.empty(n)
+    priority[order] = (len(order) - np.arange(len(order))) / max(len(order), 1)
+    ctx.check_cancelled()
+    changed = _write(ctx, project.id, bundle, learner, version_id, P, explanations, unlabeled, priority)
+    return {"scored": len(unlabeled), "batch": [int(bundle.ids[i]) for i in batch], "changed": changed}
+
+
+def _id_set(bundle: feature_service.FeatureBundle) -> set[int]:
+    return set(bundle.ids.tolist())
+
+
+def _write(
+    ctx: JobContext,
+    project_id: int,
+    bundle: feature_service.FeatureBundle,
+    learner: Any,
+    version_id: int | None,
+    P: NDArray[np.float64] | None,
+    explanations: list[dict[str, Any] | None],
+    unlabeled: NDArray[np.intp],
+    priority: NDArray[np.float64],
+) -> float | None:
+    db: Database = ctx.db
+    ids = bundle.ids
+    changed: float | None = None
+    if P is not None:
+        classes = [str(c) for c in learner.classes_]
+        best = np.argmax(P, axis=1)
+        with db.driver_read() as conn:
+            previous = dict(_PREVIOUS.run(conn, {"p": project_id}).all())
+        if previous:
+            compared = [i for i in unlabeled if int(ids[i]) in previous]
+            if compared:
+                flips = sum(previous[int(ids[i])] != classes[best[i]] for i in compared)
+                changed = round(flips / len(compared), 4)
+    now = time.time()
+    total = len(unlabeled)
+    for start in range(0, total, WRITE_BATCH):
+        rows = unlabeled[start : start + WRITE_BATCH]
+        with db.driver_write() as conn:
+            _PRIORITY.run(conn, [(float(priority[i]), int(ids[i])) for i in rows])
+            if P is not None:
+                params = []
+                for i in rows:
+                    p = P[i]
+                    label = classes[best[i]]
+                    top = np.argsort(-p)[:TOP_PROBS]
+                    params.append(
+                        (
+                            int(ids[i]),
+                            project_id,
+                            version_id,
+                            json_in(conn, {"label": label}),
+                            label,
+                            round(float(p[best[i]]), 6),
+                            json_in(conn, {classes[k]: round(float(p[k]), 6) for k in top}),
+                            json_in(conn, explanations[i]),
+                            now,
+                        )
+                    )
+                _UPSERT.run(conn, params)
+        ctx.progress(0.8 + 0.2 * min(1.0, (start + len(rows)) / max(total, 1)), "writing priorities")
+    return changed
+
+
+def rescore(
+    ctx: JobContext, project_id: int, bundle: feature_service.FeatureBundle | None = None
+) -> dict[str, Any]:
+    """Score the pool with the newest model (or the cold-start order when there is none)."""
+    from hitloop.services import training
+
+    with ctx.db.read() as s:
+        project = s.get(Project, project_id)
+        if project is None:
+            raise NotFoundError(f"project {project_id} not found", field="project_id")
+        from sqlalchemy import select
+
+        latest = s.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.project_id == project_id)
+            .order_by(ModelVersion.id.desc())
+            .limit(1)
+        ).first()
+    if bundle is None:
+        bundle = feature_service.up_to_date(ctx.db, ctx.settings, project_id) or feature_service.featurize(
+            ctx, project_id
+        )
+    labels = training.training_labels(ctx.db, project_id)
+    learner, version_id = None, None
+    if latest is not None and latest.artifact:
+        stored = training.load_model(latest.artifact)
+        if stored.get("feature_generation") == bundle.generation:
+            learner, version_id = stored["learner"], latest.id
+    return score(ctx, project, bundle, learner, version_id, labels)
+
+
+def score_job(ctx: JobContext) -> dict[str, Any]:
+    """The ``score`` job: rescore the pool on demand (e.g. after changing the strategy)."""
+    if ctx.project_id is None:
+        raise InputError("a score job needs a project", field="project_id")
+    return rescore(ctx, ctx.project_id)

@@ -1,0 +1,325 @@
+"""Training: the labels a model learns from, the ``train`` job, and the project's model versions.
+
+A train job reads the project's labels (:func:`training_labels`) and stored
+features, fits the project's learner, estimates its accuracy by
+cross-validation on the labeled items, stores the fitted learner under
+``data_dir/models/<project_id>/``, records a ``model_versions`` row and then
+scores the pool (:mod:`hitloop.services.scoring`), all without holding up
+annotators: only the short writes at the end take the write lock.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, cast
+
+import joblib
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from hitloop.db.engine import Database
+from hitloop.db.sql import Statement
+from hitloop.db.tables import ModelVersion, Project
+from hitloop.errors import InputError, NotFoundError
+from hitloop.jobs import JobContext
+from hitloop.ml.learners import LabelSpreadingLearner
+from hitloop.schemas import LearningCurvePoint, ModelsOut, ModelVersionOut
+from hitloop.services import features as feature_service
+from hitloop.services.loop_settings import build_learner, loop_settings_of
+from hitloop.types import TaskType
+
+__all__ = [
+    "count_labels",
+    "has_model",
+    "learner_name",
+    "list_models",
+    "load_model",
+    "train",
+    "train_job",
+    "training_labels",
+]
+
+CV_FOLDS = 5
+
+_LABELS = Statement(
+    "SELECT item_id, label, id FROM annotations"
+    " WHERE project_id = :p AND superseded_by IS NULL AND skipped = :no AND label IS NOT NULL"
+    " ORDER BY item_id, id"
+)
+_COUNT = Statement(
+    "SELECT count(*) AS n FROM annotations WHERE project_id = :p AND superseded_by IS NULL AND skipped = :no"
+)
+
+
+def training_labels(db: Database, project_id: int) -> dict[int, str]:
+    """One label per labeled item: the majority of its current (not superseded, not skipped) answers.
+
+    Each person's latest answer counts once. A tie goes to the label answered
+    first among the tied ones. The teams work may swap this for consensus
+    aggregation; training and scoring only call this function.
+    """
+    by_item: dict[int, list[str]] = {}
+    with db.driver_read() as conn:
+        for item_id, label, _ in _LABELS.run(conn, {"p": project_id, "no": False}).all():
+            by_item.setdefault(int(item_id), []).append(str(label))
+    out: dict[int, str] = {}
+    for item_id, answers in by_item.items():
+        if len(answers) == 1:
+            out[item_id] = answers[0]
+            continue
+        counts = Counter(answers)
+        top = max(counts.values())
+        out[item_id] = next(a for a in answers if counts[a] == top)
+    return out
+
+
+def count_labels(db: Database, project_id: int) -> int:
+    """Current non-skipped answers in the project (what "N new labels" counts)."""
+    with db.driver_read() as conn:
+        return int(_COUNT.run(conn, {"p": project_id, "no": False}).scalar_one())
+
+
+def learner_name(learner: Any) -> str:
+    return type(learner).__name__
+
+
+def _models_dir(ctx: JobContext, project_id: int) -> Path:
+    return ctx.settings.models_dir / str(project_id)
+
+
+def _save_model(path: Path, model: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
+    os.close(fd)
+    try:
+        joblib.dump(model, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_model(path: str) -> dict[str, Any]:
+    """A stored model: ``{"learner", "classes", "feature_key", "feature_generation"}``."""
+    return cast(dict[str, Any], joblib.load(path))
+
+
+def has_model(db: Database, project_id: int) -> bool:
+    from sqlalchemy import select
+
+    with db.read() as s:
+        return (
+            s.scalar(select(ModelVersion.id).where(ModelVersion.project_id == project_id).limit(1))
+            is not None
+        )
+
+
+def _cross_validate(learner: Any, X: Any, y: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """Accuracy and macro-F1 of the learner on held-out folds of the labeled items."""
+    counts = Counter(y.tolist())
+    folds = min(CV_FOLDS, min(counts.values())) if len(counts) > 1 else 0
+    if folds < 2:
+        return {"accuracy": None, "accuracy_std": None, "f1_macro": None, "cv_folds": 0}
+    accuracies, f1s = [], []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        fold = clone(learner)
+        if "calibrate" in fold.get_params():
+            fold.set_params(calibrate=False)  # temperature scaling never changes the predicted class
+        fold.fit(X[train_idx], y[train_idx])
+        predicted = np.asarray(fold.predict(X[test_idx]))
+        accuracies.append(float(np.mean(predicted == y[test_idx])))
+        f1s.append(float(f1_score(y[test_idx], predicted, average="macro", zero_division=0)))
+    return {
+        "accuracy": round(float(np.mean(accuracies)), 4),
+        "accuracy_std": round(float(np.std(accuracies)), 4),
+        "f1_macro": round(float(np.mean(f1s)), 4),
+        "cv_folds": folds,
+    }
+
+
+def _project(db: Database, project_id: int) -> Project:
+    with db.read() as s:
+        project = s.get(Project, project_id)
+    if project is None:
+        raise NotFoundError(f"project {project_id} not found", field="project_id")
+    return project
+
+
+def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
+    """Fit the project's learner on its labels, record the version, and rescore the pool."""
+    project = _project(ctx.db, project_id)
+    if project.task != TaskType.CLASSIFY.value:
+        raise InputError(f"the model loop supports classify projects, not {project.task}", field="task")
+    loop = loop_settings_of(project.settings)
+    n_annotations = count_labels(ctx.db, project_id)
+    labels = training_labels(ctx.db, project_id)
+    if len(set(labels.values())) < 2:
+        seen = ", ".join(sorted(set(labels.values()))) or "none"
+        raise InputError(
+            "training needs labels of at least two classes;"
+            f" {len(labels)} labeled items, classes seen: {seen}",
+            field="labels",
+        )
+    ctx.progress(0.05, "loading features", force=True)
+    bundle = feature_service.up_to_date(ctx.db, ctx.settings, project_id)
+    if bundle is None:
+        bundle = feature_service.featurize(ctx, project_id)
+    ids = np.array(sorted(labels), dtype=np.int64)
+    try:
+        rows = bundle.positions(ids)
+    except LookupError:
+        bundle = feature_service.featurize(ctx, project_id)
+        rows = bundle.positions(ids)
+    y = np.array([labels[int(i)] for i in ids], dtype=object)
+    learner = build_learner(project.modality, list(project.labels), loop)
+    ctx.check_cancelled()
+    ctx.progress(0.3, f"training on {len(ids)} labels", force=True)
+    started = time.monotonic()
+    try:
+        metrics = _cross_validate(learner, bundle.X[rows], y)
+        ctx.check_cancelled()
+        if isinstance(learner, LabelSpreadingLearner):
+            # Semi-supervised: the whole pool, unlabeled rows marked None.
+            y_pool = np.full(len(bundle.ids), None, dtype=object)
+            y_pool[rows] = y
+            learner.fit(bundle.X, y_pool)
+        else:
+            learner.fit(bundle.X[rows], y)
+    except ValueError as exc:
+        raise InputError(f"the learner failed: {exc}", field="learner") from None
+    metrics.update(
+        {
+            "n_annotations": n_annotations,
+            "train_seconds": round(time.monotonic() - started, 3),
+            "class_counts": dict(Counter(y.tolist())),
+        }
+    )
+    ctx.progress(0.5, "saving the model", force=True)
+    path = _models_dir(ctx, project_id) / f"job-{ctx.job_id}.joblib"
+    _save_model(
+        path,
+        {
+            "learner": learner,
+            "classes": list(project.labels),
+            "feature_key": bundle.key,
+            "feature_generation": bundle.generation,
+        },
+    )
+    with ctx.db.write() as s:
+        version = ModelVersion(
+            project_id=project_id,
+            job_id=ctx.job_id,
+            learner=loop.learner if loop.learner != "default" else learner_name(learner),
+            params=_json_params(learner),
+            n_train=len(ids),
+            metrics=metrics,
+            artifact=str(path),
+            created_at=time.time(),
+        )
+        s.add(version)
+        s.flush()
+        version_id = version.id
+    from hitloop.services import scoring
+
+    ctx.progress(0.55, "scoring the pool", force=True)
+    scored = scoring.score(ctx, project, bundle, learner, version_id, labels)
+    with ctx.db.write() as s:
+        row = s.get(ModelVersion, version_id)
+        assert row is not None
+        row.metrics = {**metrics, "changed": scored.get("changed")}
+    return {"model_version_id": version_id, "n_train": len(ids), **metrics, **scored}
+
+
+def _json_params(learner: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in learner.get_params(deep=False).items():
+        if name == "classes":
+            continue
+        out[name] = value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+    return out
+
+
+def train_job(ctx: JobContext) -> dict[str, Any]:
+    """The ``train`` job; afterwards, another is queued if enough labels arrived meanwhile."""
+    if ctx.project_id is None:
+        raise InputError("a train job needs a project", field="project_id")
+    result = train(ctx, ctx.project_id)
+    from hitloop.services import retrain
+
+    follow = retrain.maybe_retrain(ctx.db, ctx.project_id, ignore_job=ctx.job_id)
+    if follow is not None:
+        result["next_job_id"] = follow.id
+    return result
+
+
+def list_models(db: Database, project_id: int, *, limit: int = 100) -> ModelsOut:
+    """Versions newest first, the learning curve oldest first, and the stopping signal."""
+    from sqlalchemy import select
+
+    from hitloop.jobs import records
+
+    _project(db, project_id)
+    with db.read() as s:
+        rows = list(
+            s.scalars(
+                select(ModelVersion)
+                .where(ModelVersion.project_id == project_id)
+                .order_by(ModelVersion.id.desc())
+                .limit(limit)
+            )
+        )
+    versions = [
+        ModelVersionOut(
+            id=r.id,
+            project_id=r.project_id,
+            job_id=r.job_id,
+            learner=r.learner,
+            params=r.params or {},
+            n_train=r.n_train,
+            metrics=r.metrics or {},
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+    curve = [
+        LearningCurvePoint(
+            model_version_id=v.id,
+            n_train=v.n_train,
+            accuracy=v.metrics.get("accuracy"),
+            changed=v.metrics.get("changed"),
+        )
+        for v in reversed(versions)
+    ]
+    return ModelsOut(
+        versions=versions,
+        learning_curve=curve,
+        stopping=stopping_signal(curve),
+        jobs=records.list_jobs(db, project_id=project_id, limit=10),
+    )
+
+
+def stopping_signal(curve: list[LearningCurvePoint]) -> dict[str, Any]:
+    """Current accuracy, how much the last retraining changed, and a plain-words reading of both."""
+    if not curve:
+        return {"accuracy": None, "changed": None, "gain": None, "advice": "no model yet"}
+    last = curve[-1]
+    previous = curve[-2] if len(curve) > 1 else None
+    gain = None
+    if previous is not None and last.accuracy is not None and previous.accuracy is not None:
+        gain = round(last.accuracy - previous.accuracy, 4)
+    if last.changed is None or previous is None:
+        advice = "keep labeling: too few versions to judge"
+    elif last.changed < 0.01 and (gain is None or abs(gain) < 0.01):
+        advice = "the model has stopped changing: more labels of this kind are unlikely to help"
+    elif last.changed < 0.05:
+        advice = "the model changes little with new labels: close to its plateau"
+    else:
+        advice = "the model still changes with new labels: keep labeling"
+    return {"accuracy": last.accuracy, "changed": last.changed, "gain": gain, "advice": advice}

@@ -1,0 +1,70 @@
+"""A small text project for the model loop: two classes told apart by their words."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+
+from hitloop.db.engine import Database
+from hitloop.jobs import JobRunner, records
+from hitloop.schemas import AnnotationIn, ItemIn, JobOut, ProjectCreate
+from hitloop.services import annotations, auth, items, projects
+from hitloop.services.items import ItemLimits
+from hitloop.services.jobs import builtin_jobs
+from hitloop.settings import Settings
+
+POSITIVE = ["great", "lovely", "superb", "fun", "moving", "brilliant", "warm", "sharp"]
+NEGATIVE = ["dull", "awful", "boring", "flat", "tedious", "clumsy", "weak", "bland"]
+FILLER = ["film", "plot", "story", "actors", "scenes", "music", "ending", "script"]
+
+
+def make_texts(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, truth = [], []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = rng.sample(POSITIVE if label == "pos" else NEGATIVE, 2) + rng.sample(FILLER, 3)
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        truth.append(label)
+    return texts, truth
+
+
+@dataclass
+class Loop:
+    db: Database
+    settings: Settings
+    runner: JobRunner
+    user: int
+    project: int
+    ids: list[int]
+    truth: dict[int, str]
+
+    def label(self, item_ids: list[int], *, wrong: bool = False) -> None:
+        for i in item_ids:
+            label = self.truth[i] if not wrong else "pos"
+            body = AnnotationIn(value={"label": label}, client_key=f"key-{i}-{label}-x")
+            annotations.submit(self.db, self.user, i, body)
+
+    def run_jobs(self) -> list[JobOut]:
+        """Run every queued job here, in order, and return them as they ended."""
+        ran = []
+        while True:
+            job = records.claim(self.db)
+            if job is None:
+                return ran
+            self.runner.run_claimed(job)
+            ran.append(records.get(self.db, job.id))
+
+
+@pytest.fixture
+def loop(db: Database, settings: Settings) -> Loop:
+    user = auth.create_user(db, "ann", "ann-password").id
+    p = projects.create_project(db, user, ProjectCreate(name="reviews", labels=["pos", "neg"]))
+    texts, truth = make_texts(60)
+    ids = items.add_items(db, p.id, user, [ItemIn(text=t) for t in texts], ItemLimits())
+    # Not started: tests run jobs synchronously with run_jobs().
+    runner = JobRunner(db, settings, builtin_jobs())
+    return Loop(db, settings, runner, user, p.id, ids, dict(zip(ids, truth, strict=True)))
