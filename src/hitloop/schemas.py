@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hitloop.types import Modality, TaskType
+from hitloop.types import Modality, Role, TaskType
 
 __all__ = [
     "MAX_ID",
@@ -19,6 +19,12 @@ __all__ = [
     "AddItemsResult",
     "AnnotationIn",
     "AnnotationOut",
+    "GoldAccuracy",
+    "GoldItemOut",
+    "GoldMark",
+    "GoldRequest",
+    "GoldResult",
+    "GoldUnmark",
     "Health",
     "HistoryEntry",
     "ImagesResult",
@@ -32,6 +38,9 @@ __all__ = [
     "LoopSettings",
     "LoopSettingsUpdate",
     "Me",
+    "MemberIn",
+    "MemberOut",
+    "MemberUpdate",
     "ModelVersionOut",
     "ModelsOut",
     "NextRequest",
@@ -44,6 +53,8 @@ __all__ = [
     "ReleaseResult",
     "ShownIn",
     "SuggestionOut",
+    "TeamSettings",
+    "TeamSettingsUpdate",
     "TokenCreate",
     "TokenOut",
     "UserCreate",
@@ -324,3 +335,81 @@ class LoopSettingsUpdate(_Strict):
 
 
 # ---- review, agreement, consensus, audit ------------------------------------
+
+
+# --- teams: members, team settings, gold items ---------------------------------------
+
+
+class MemberIn(_Strict):
+    username: str = Field(min_length=1, max_length=100)
+    role: Role = Field(default=Role.ANNOTATOR, strict=False)
+
+
+class MemberUpdate(_Strict):
+    role: Role | None = Field(default=None, strict=False)
+    paused: bool | None = Field(default=None, description="false unpauses; true pauses by hand")
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    username: str
+    role: Role
+    paused: bool
+    pause_reason: str | None = None
+    created_at: datetime
+
+
+class TeamSettings(BaseModel):
+    overlap: int = Field(description="answers each item needs from distinct people")
+    overlap_max: int = Field(description="adaptive overlap: up to this many people while answers disagree")
+    overlap_agreement: float = Field(description="share of answers that must agree before an item is done")
+    annotator_visibility: str = Field(description="own: annotators see only their items; all: every item")
+    gold_rate: float = Field(description="share of each annotator's queue served from gold items")
+    gold_min_answers: int = Field(description="gold answers needed before accuracy can pause someone")
+    gold_pause_below: float = Field(description="pause annotators whose gold accuracy falls below this")
+
+
+class TeamSettingsUpdate(_Strict):
+    overlap: int | None = Field(default=None, ge=1, le=100)
+    overlap_max: int | None = Field(default=None, ge=1, le=100)
+    overlap_agreement: float | None = Field(default=None, ge=0.5, le=1.0, strict=False)
+    annotator_visibility: str | None = Field(default=None, pattern="^(own|all)$")
+    gold_rate: float | None = Field(default=None, ge=0.0, le=1.0, strict=False)
+    gold_min_answers: int | None = Field(default=None, ge=1, le=100_000)
+    gold_pause_below: float | None = Field(default=None, ge=0.0, le=1.0, strict=False)
+
+
+class GoldMark(_Strict):
+    item_id: ObjectId | None = None
+    external_id: str | None = Field(default=None, max_length=500)
+    value: dict[str, Any] = Field(description="the known answer, as an annotation value")
+
+
+class GoldRequest(_Strict):
+    items: list[GoldMark] = Field(min_length=1, max_length=10_000)
+
+
+class GoldUnmark(_Strict):
+    item_ids: list[ObjectId] = Field(min_length=1, max_length=10_000)
+
+
+class GoldResult(BaseModel):
+    changed: int
+
+
+class GoldItemOut(BaseModel):
+    item_id: int
+    external_id: str | None
+    text: str | None
+    value: dict[str, Any]
+    answers: int
+    correct: int
+
+
+class GoldAccuracy(BaseModel):
+    user_id: int
+    username: str
+    answers: int
+    correct: int
+    accuracy: float | None
+    paused: bool

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from hitloop.api.context import AppContext
 from hitloop.db.tables import Annotation, Item
 from hitloop.schemas import ItemIn, ProjectCreate
-from hitloop.services import auth, items, projects
+from hitloop.services import auth, items, members, projects
 from hitloop.services.items import ItemLimits
+from hitloop.types import Role
 from tests.servers import running_server
 
 N_ITEMS = 300
@@ -29,6 +30,7 @@ def test_sixteen_concurrent_annotators(app, ctx: AppContext) -> None:  # type: i
     tokens = []
     for i in range(N_CLIENTS):
         user = auth.create_user(ctx.db, f"worker{i}", "worker-password")
+        members.add_member(ctx.db, None, project.id, user.username, Role.ANNOTATOR)
         tokens.append(auth.create_token(ctx.db, user.id)[1])
 
     acknowledged: list[tuple[int, int, int]] = []  # (annotation id, item id, user id)

@@ -119,9 +119,11 @@ def test_no_token_is_an_authentication_error(transport, monkeypatch: pytest.Monk
 
 
 def test_conflict_for_a_reserved_item(sdk: Client, project: ProjectOut, ctx, transport) -> None:  # type: ignore[no-untyped-def]
-    from hitloop.services import auth
+    from hitloop.services import auth, members
+    from hitloop.types import Role
 
     other = auth.create_user(ctx.db, "ann", "ann-password")
+    members.add_member(ctx.db, None, project.id, "ann", Role.ANNOTATOR)
     _, secret = auth.create_token(ctx.db, other.id, "t")
     [item_id] = sdk.add_items(project.id, ["only one"])
     assert [i.id for i in sdk.next(project.id)] == [item_id]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Response
@@ -18,18 +19,33 @@ from fastapi import Depends, Path, Request, Response
 from hitloop.api.context import AppContext
 from hitloop.errors import AuthenticationError, PermissionDeniedError
 from hitloop.schemas import MAX_ID
+from hitloop.services import policy
 from hitloop.services.auth import CurrentUser, resolve_session, resolve_token, token_hash
+from hitloop.services.policy import Action, ProjectAccess
 
 __all__ = [
     "CACHE_KEY",
     "SESSION_COOKIE",
+    "AnnotationReader",
+    "Annotator",
+    "AuditReader",
     "Ctx",
+    "GoldManager",
     "IdPath",
+    "ItemAdder",
+    "ItemReader",
+    "MemberManager",
+    "MemberReader",
+    "ProjectEditor",
+    "ProjectReader",
+    "Reviewer",
     "User",
     "context",
     "current_user",
     "identify",
+    "item_permission",
     "optional_user",
+    "project_permission",
     "require_user",
     "set_session_cookie",
 ]
@@ -121,6 +137,43 @@ async def admin_user(user: User) -> CurrentUser:
 
 
 Admin = Annotated[CurrentUser, Depends(admin_user)]
+
+
+# Project roles (hitloop.services.policy decides; these load the access and apply it).
+# Plain ``def``: on a miss they read the database, which must not block the event loop.
+def project_permission(action: Action) -> Callable[[int, Request], ProjectAccess]:
+    """A dependency: the caller's access to ``{project_id}``, which must allow ``action``."""
+
+    def dependency(project_id: IdPath, request: Request) -> ProjectAccess:
+        ctx: AppContext = request.app.state.ctx
+        return policy.project_access(ctx.db, require_user(request), project_id, action)
+
+    dependency.__name__ = f"project_{action.name.lower()}"
+    return dependency
+
+
+def item_permission(action: Action) -> Callable[[int, Request], ProjectAccess]:
+    """A dependency: access to ``{item_id}``'s project, if the caller may see that item."""
+
+    def dependency(item_id: IdPath, request: Request) -> ProjectAccess:
+        ctx: AppContext = request.app.state.ctx
+        return policy.item_access(ctx.db, require_user(request), item_id, action)
+
+    dependency.__name__ = f"item_{action.name.lower()}"
+    return dependency
+
+
+ProjectReader = Annotated[ProjectAccess, Depends(project_permission(Action.READ_PROJECT))]
+ProjectEditor = Annotated[ProjectAccess, Depends(project_permission(Action.UPDATE_PROJECT))]
+ItemAdder = Annotated[ProjectAccess, Depends(project_permission(Action.ADD_ITEMS))]
+Annotator = Annotated[ProjectAccess, Depends(project_permission(Action.ANNOTATE))]
+AnnotationReader = Annotated[ProjectAccess, Depends(project_permission(Action.READ_ANNOTATIONS))]
+Reviewer = Annotated[ProjectAccess, Depends(project_permission(Action.REVIEW))]
+MemberReader = Annotated[ProjectAccess, Depends(project_permission(Action.READ_MEMBERS))]
+MemberManager = Annotated[ProjectAccess, Depends(project_permission(Action.MANAGE_MEMBERS))]
+GoldManager = Annotated[ProjectAccess, Depends(project_permission(Action.MANAGE_GOLD))]
+AuditReader = Annotated[ProjectAccess, Depends(project_permission(Action.READ_AUDIT))]
+ItemReader = Annotated[ProjectAccess, Depends(item_permission(Action.READ_ITEMS))]
 
 
 def set_session_cookie(response: Response, ctx: AppContext, secret: str) -> None:

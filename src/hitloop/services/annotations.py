@@ -20,7 +20,9 @@ from hitloop.db.sql import Statement, json_in, json_out
 from hitloop.db.tables import Annotation, Item, Project
 from hitloop.errors import ConflictError, InputError, NotFoundError
 from hitloop.schemas import AnnotationIn, AnnotationOut
-from hitloop.services import retrain
+from hitloop.services import gold, policy, retrain
+from hitloop.services import overlap as overlap_service
+from hitloop.services.auth import CurrentUser
 from hitloop.services.exports import EXPORT_COLUMNS
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, TaskType, validate_value
@@ -67,11 +69,15 @@ def submit(
     *,
     project_id: int | None = None,
     now: float | None = None,
+    caller: CurrentUser | None = None,
 ) -> AnnotationOut:
-    """Record one person's answer (or skip) for one item."""
+    """Record one person's answer (or skip) for one item.
+
+    With ``caller`` (the API), the project's roles apply (hitloop.services.policy).
+    """
     now = time.time() if now is None else now
     try:
-        out = _submit(db, user_id, item_id, body, project_id, now)
+        out = _submit(db, user_id, item_id, body, project_id, now, caller)
         retrain.enqueue_due(db)
         return out
     except IntegrityError:
@@ -88,11 +94,15 @@ def submit(
 
 
 _A_COLS = "id, item_id, user_id, value, skipped, client_key, seconds, created_at, superseded_by"
+# The item, locked, with the caller's membership (for the policy check, at no extra round trip).
 _LOCK_ITEM = Statement(
-    "SELECT id, project_id, state, leased_by, lease_until, n_answers FROM items WHERE id = :i {pg:FOR UPDATE}"
+    "SELECT i.id, i.project_id, i.state, i.leased_by, i.lease_until, i.n_answers,"
+    " m.role, m.paused_at, m.pause_reason FROM items i"
+    " LEFT JOIN memberships m ON m.project_id = i.project_id AND m.user_id = :u"
+    " WHERE i.id = :i {pg:FOR UPDATE OF i}"
 )
 _REPLAY = Statement(f"SELECT {_A_COLS} FROM annotations WHERE user_id = :u AND client_key = :k")
-_PROJECT = Statement("SELECT task, labels, overlap FROM projects WHERE id = :p")
+_PROJECT = Statement("SELECT task, labels, overlap, overlap_max FROM projects WHERE id = :p")
 _PREVIOUS = Statement(
     "SELECT id, skipped FROM annotations WHERE item_id = :i AND user_id = :u AND superseded_by IS NULL"
 )
@@ -112,11 +122,17 @@ _IMAGE_SIZE = Statement(
 
 
 def _submit(
-    db: Database, user_id: int, item_id: int, body: AnnotationIn, project_id: int | None, now: float
+    db: Database,
+    user_id: int,
+    item_id: int,
+    body: AnnotationIn,
+    project_id: int | None,
+    now: float,
+    caller: CurrentUser | None,
 ) -> AnnotationOut:
     with db.driver_write() as conn:
         # Lock the item first (PostgreSQL); SQLite is already serialized by BEGIN IMMEDIATE.
-        item = _LOCK_ITEM.run(conn, {"i": item_id}).first()
+        item = _LOCK_ITEM.run(conn, {"i": item_id, "u": user_id}).first()
         if (
             item is None
             or item.state == ItemState.STAGED.value
@@ -128,6 +144,13 @@ def _submit(
             if replay.item_id != item_id:
                 raise ConflictError("this client_key was already used for another item", field="client_key")
             return _out(replay, replayed=True)
+        if caller is not None or item.paused_at is not None:
+            try:
+                policy.check_queue_access(
+                    caller, item.project_id, item.role, item.paused_at, item.pause_reason
+                )
+            except NotFoundError:
+                raise NotFoundError(f"item {item_id} not found", field="item_id") from None
 
         project = _PROJECT.run(conn, {"p": item.project_id}).one()
         if body.skip:
@@ -145,12 +168,21 @@ def _submit(
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
         previous = _PREVIOUS.run(conn, {"i": item_id, "u": user_id}).first()
+        # Gold items and items needing several answers keep per-person leases (services/overlap.py).
+        multi = item.state == ItemState.GOLD.value or overlap_service.is_multi(
+            project.overlap, project.overlap_max
+        )
         leased_to_other = (
-            item.state == ItemState.LEASED.value
+            not multi
+            and item.state == ItemState.LEASED.value
             and item.leased_by != user_id
             and (item.lease_until or 0.0) > now
         )
-        if previous is None:
+        if multi and previous is None:
+            refused = overlap_service.can_answer(conn, item, user_id, project.overlap)
+            if refused:
+                raise ConflictError(refused, field="item_id")
+        elif previous is None:
             if leased_to_other:
                 raise ConflictError(f"item {item_id} is reserved by another annotator", field="item_id")
             if item.state == ItemState.DONE.value:
@@ -177,7 +209,13 @@ def _submit(
         n_answers = item.n_answers - int(counted_before) + int(not body.skip)
         if previous is not None:
             _SUPERSEDE.run(conn, {"new": new_id, "old": previous.id})
-        if leased_to_other:
+        if multi:
+            overlap_service.after_answer(
+                conn, item, user_id, n_answers, overlap=project.overlap, overlap_max=project.overlap_max
+            )
+            if item.state == ItemState.GOLD.value and not body.skip:
+                gold.check_pause(conn, item.project_id, user_id, now)
+        elif leased_to_other:
             _COUNT_ITEM.run(conn, {"n": n_answers, "i": item_id})
         else:
             state = ItemState.DONE.value if n_answers >= project.overlap else ItemState.OPEN.value

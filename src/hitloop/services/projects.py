@@ -68,9 +68,13 @@ def get_project(db: Database, project_id: int, *, with_stats: bool = False) -> P
         return project_out(row, stats)
 
 
-def list_projects(db: Database, *, with_stats: bool = True) -> list[ProjectOut]:
+def list_projects(db: Database, *, with_stats: bool = True, only: set[int] | None = None) -> list[ProjectOut]:
+    """Every project, or those whose ids are in ``only`` (the caller's, from the policy)."""
     with db.read() as s:
-        rows = list(s.scalars(select(Project).order_by(Project.id)))
+        query = select(Project).order_by(Project.id)
+        if only is not None:
+            query = query.where(Project.id.in_(sorted(only)))
+        rows = list(s.scalars(query))
         return [project_out(r, _stats(s, r) if with_stats else None) for r in rows]
 
 
@@ -82,7 +86,8 @@ def _stats(s: Any, project: Project) -> ProjectStats:
     by_state = dict(
         s.execute(
             select(Item.state, func.count())
-            .where(Item.project_id == project.id, Item.state != ItemState.STAGED.value)
+            # Gold items are checks on people, not work to do: they stay out of the progress.
+            .where(Item.project_id == project.id, Item.state.notin_([ItemState.STAGED, ItemState.GOLD]))
             .group_by(Item.state)
         ).all()
     )

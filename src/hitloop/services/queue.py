@@ -8,6 +8,7 @@ Expired leases are swept back to ``open`` at most once a second per project.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -19,6 +20,8 @@ from hitloop.db.sql import Statement, json_out
 from hitloop.db.tables import Annotation, Item
 from hitloop.errors import NotFoundError
 from hitloop.schemas import ItemOut
+from hitloop.services import overlap, policy
+from hitloop.services.auth import CurrentUser
 from hitloop.services.suggestions import attach_suggestions
 from hitloop.types import ItemState
 
@@ -43,6 +46,7 @@ SWEEP_INTERVAL_S = 1.0
 
 OPEN = ItemState.OPEN.value
 LEASED = ItemState.LEASED.value
+_PUBLIC_STATE = {ItemState.GOLD.value: OPEN}
 
 
 def item_out(row: Any, *, state: str | None = None, lease_until: float | None = None) -> ItemOut:
@@ -53,7 +57,8 @@ def item_out(row: Any, *, state: str | None = None, lease_until: float | None = 
         text=row.text,
         media_url=f"/api/items/{row.id}/media" if row.media_sha256 else None,
         meta=json_out(row.meta) or {},
-        state=state or row.state,
+        # A gold item looks like any other to the person it is served to.
+        state=_PUBLIC_STATE.get(state or row.state, state or row.state),
         lease_until=lease_until if lease_until is not None else row.lease_until,
     )
 
@@ -78,7 +83,11 @@ def pick_query(project_id: int, user_id: int, limit: int) -> Select[tuple[int]]:
 
 
 _COLS = "id, project_id, external_id, text, media_sha256, meta, state, lease_until, priority"
-_PROJECT_EXISTS = Statement("SELECT id FROM projects WHERE id = :p")
+# The project's queue settings and the caller's membership, in the one query "next" needed anyway.
+_PROJECT = Statement(
+    "SELECT p.overlap, p.overlap_max, p.gold_rate, m.role, m.paused_at, m.pause_reason FROM projects p"
+    " LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = :u WHERE p.id = :p"
+)
 _SWEEP = Statement(
     "UPDATE items SET state = 'open', leased_by = NULL, lease_until = NULL"
     " WHERE project_id = :p AND state = 'leased' AND lease_until < :now"
@@ -110,24 +119,51 @@ def next_items(
     lease_seconds: float = 600.0,
     max_leases: int = 8,
     now: float | None = None,
+    caller: CurrentUser | None = None,
+    rng: random.Random | None = None,
 ) -> list[ItemOut]:
     """Lease up to ``count`` items to ``user_id``.
 
     Items the user already holds (for example after reloading the page) come
     first, unless listed in ``have`` (items the client already shows). The user
     never holds more than ``max_leases`` items and is never served an item they
-    already answered or skipped.
+    already answered or skipped. With ``caller`` (the API), the project's roles
+    apply (hitloop.services.policy); a paused member is refused either way.
     """
     now = time.time() if now is None else now
     until = now + lease_seconds
     have_set = set(have)
     with db.driver_write() as conn:
-        if _PROJECT_EXISTS.run(conn, {"p": project_id}).first() is None:
+        project = _PROJECT.run(conn, {"p": project_id, "u": user_id}).first()
+        if project is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
+        if caller is not None or project.paused_at is not None:
+            policy.check_queue_access(
+                caller, project_id, project.role, project.paused_at, project.pause_reason
+            )
         due = db.memo.setdefault("sweep_due", {})
-        if due.get(project_id, 0.0) <= now:
+        sweep = due.get(project_id, 0.0) <= now
+        if sweep:
             due[project_id] = now + SWEEP_INTERVAL_S
             _SWEEP.run(conn, {"p": project_id, "now": now})
+        if project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0:
+            # Several answers per item, or gold items mixed in: per-person leases.
+            rows = overlap.general_next(
+                conn,
+                project_id,
+                user_id,
+                overlap=project.overlap,
+                overlap_max=project.overlap_max,
+                gold_rate=project.gold_rate,
+                count=count,
+                have=have_set,
+                max_leases=max_leases,
+                until=until,
+                now=now,
+                sweep=sweep,
+                rng=rng,
+            )
+            return attach_suggestions(conn, [item_out(r, state=LEASED, lease_until=until) for r in rows])
         held = _HELD.run(conn, {"p": project_id, "u": user_id}).all()
         out = [r for r in held if r.id not in have_set][:count]
         if out:
@@ -157,6 +193,11 @@ def release_items(db: Database, project_id: int, user_id: int, item_ids: Sequenc
     """Give items back to the queue without answering them (e.g. the page closed)."""
     if not item_ids:
         return 0
+    with db.driver_write() as conn:
+        project = _PROJECT.run(conn, {"p": project_id, "u": user_id}).first()
+        released = 0
+        if project is not None and (project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0):
+            released = overlap.release_leases(conn, project_id, user_id, item_ids, project.overlap)
     with db.write() as s:
         result = s.execute(
             update(items)
@@ -168,4 +209,4 @@ def release_items(db: Database, project_id: int, user_id: int, item_ids: Sequenc
             )
             .values(state=OPEN, leased_by=None, lease_until=None)
         )
-        return int(cast(CursorResult[Any], result).rowcount or 0)
+        return released + int(cast(CursorResult[Any], result).rowcount or 0)

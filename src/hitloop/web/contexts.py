@@ -109,6 +109,7 @@ class NewProjectPage(Page):
 class ProjectPage(Page):
     summary: ProjectSummary
     max_upload_bytes: int
+    team: Any = None  # hitloop.web.team.TeamPanel: role, members, gold accuracy, team settings
 
     @property
     def project(self) -> ProjectOut:

@@ -19,7 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, IdPath, set_session_cookie
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
-from hitloop.services import auth, projects
+from hitloop.services import auth, policy, projects
+from hitloop.services.policy import Action
 from hitloop.web.contexts import (
     ErrorPage,
     LabelPage,
@@ -40,6 +41,7 @@ from hitloop.web.session import (
     require_user,
     safe_next,
 )
+from hitloop.web.team import install_team_forms, team_panel
 
 __all__ = ["install_web"]
 
@@ -125,7 +127,8 @@ def logout(request: Request, ctx: Ctx, csrf_token: FormText = "") -> Response:
 @router.get("/")
 def projects_page(request: Request, ctx: Ctx) -> Response:
     user = require_user(request, ctx)
-    summaries = [ProjectSummary.of(p) for p in projects.list_projects(ctx.db)]
+    mine = policy.visible_project_ids(ctx.db, user)
+    summaries = [ProjectSummary.of(p) for p in projects.list_projects(ctx.db, only=mine)]
     return _renderer(request).render(request, "projects.html", ProjectsPage(user=user, projects=summaries))
 
 
@@ -160,8 +163,10 @@ def new_project_submit(
 @router.get("/projects/{project_id}")
 def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
+    access = policy.project_access(ctx.db, user, project_id, Action.READ_PROJECT)
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = ProjectPage(
+        team=team_panel(ctx, access),
         title=project.name,
         user=user,
         json_url=f"/api/projects/{project_id}",
@@ -174,6 +179,7 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
 @router.get("/projects/{project_id}/label")
 def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
+    policy.project_access(ctx.db, user, project_id, Action.ANNOTATE)
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = LabelPage(
         title=f"Label · {project.name}",
@@ -182,6 +188,10 @@ def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
         summary=ProjectSummary.of(project),
     )
     return _renderer(request).render(request, "label.html", page)
+
+
+# The team panel's forms (members, team settings) on the project page.
+install_team_forms(router)
 
 
 def install_web(app: FastAPI) -> None:

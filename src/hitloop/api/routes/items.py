@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from hitloop.api.context import AppContext
-from hitloop.api.deps import Ctx, IdPath, User, require_user
+from hitloop.api.deps import Ctx, IdPath, ItemReader, require_user
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import call_service, json_response, parse_body
 from hitloop.schemas import AnnotationIn, AnnotationOut, ItemOut
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/items", tags=["items"], responses=ERROR_RESPONSE
 
 
 @router.get("/{item_id}", response_model=ItemOut)
-def get_item(item_id: IdPath, ctx: Ctx, _user: User) -> ItemOut:
+def get_item(item_id: IdPath, ctx: Ctx, _access: ItemReader) -> ItemOut:
     return items.get_item(ctx.db, item_id)
 
 
@@ -33,7 +33,7 @@ async def submit(item_id: IdPath, request: Request) -> Response:
     user = require_user(request)
     ctx: AppContext = request.app.state.ctx
     body = await parse_body(request, AnnotationIn)
-    out = await call_service(ctx, annotation_service.submit, ctx.db, user.id, item_id, body)
+    out = await call_service(ctx, annotation_service.submit, ctx.db, user.id, item_id, body, caller=user)
     return json_response(out, status_code=200 if out.replayed else 201)
 
 
@@ -42,7 +42,7 @@ async def submit(item_id: IdPath, request: Request) -> Response:
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
 )
-def media(item_id: IdPath, request: Request, ctx: Ctx, _user: User) -> Response:
+def media(item_id: IdPath, request: Request, ctx: Ctx, _access: ItemReader) -> Response:
     _project_id, sha, content_type = items.get_media(ctx.db, item_id)
     headers = {
         "ETag": f'"{sha}"',

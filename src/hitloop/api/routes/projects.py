@@ -14,7 +14,16 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from hitloop.api.context import AppContext
-from hitloop.api.deps import Ctx, IdPath, User, require_user
+from hitloop.api.deps import (
+    AnnotationReader,
+    Annotator,
+    Ctx,
+    IdPath,
+    ItemAdder,
+    ProjectReader,
+    User,
+    require_user,
+)
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import body_schema, call_service, json_response, parse_body
 from hitloop.errors import HitloopError, InputError, PayloadTooLargeError
@@ -34,7 +43,7 @@ from hitloop.schemas import (
     ReleaseResult,
 )
 from hitloop.services import annotations as annotation_service
-from hitloop.services import exports, items, projects, queue
+from hitloop.services import exports, items, policy, projects, queue
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -42,8 +51,9 @@ UPLOAD_CHUNK = 1024 * 1024
 
 
 @router.get("", response_model=list[ProjectOut])
-def list_projects(ctx: Ctx, _user: User) -> list[ProjectOut]:
-    return projects.list_projects(ctx.db)
+def list_projects(ctx: Ctx, user: User) -> list[ProjectOut]:
+    """The projects the caller belongs to (an administrator sees all)."""
+    return projects.list_projects(ctx.db, only=policy.visible_project_ids(ctx.db, user))
 
 
 @router.post("", response_model=ProjectOut, status_code=201)
@@ -52,12 +62,14 @@ def create_project(body: ProjectCreate, ctx: Ctx, user: User) -> ProjectOut:
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project_id: IdPath, ctx: Ctx, _user: User) -> ProjectOut:
+def get_project(project_id: IdPath, ctx: Ctx, _access: ProjectReader) -> ProjectOut:
     return projects.get_project(ctx.db, project_id, with_stats=True)
 
 
 @router.post("/{project_id}/items", response_model=AddItemsResult, status_code=201)
-def add_items(project_id: IdPath, body: AddItemsRequest, ctx: Ctx, user: User) -> AddItemsResult:
+def add_items(
+    project_id: IdPath, body: AddItemsRequest, ctx: Ctx, user: User, _access: ItemAdder
+) -> AddItemsResult:
     ids = items.add_items(ctx.db, project_id, user.id, body.items, ctx.limits)
     return AddItemsResult(created=len(ids), item_ids=ids)
 
@@ -83,7 +95,11 @@ async def _spool(upload: UploadFile, limit: int, suffix: str = "") -> Path:
 
 @router.post("/{project_id}/images", response_model=ImagesResult, status_code=201)
 async def upload_images(
-    project_id: IdPath, ctx: Ctx, user: User, files: Annotated[list[UploadFile], File()]
+    project_id: IdPath,
+    ctx: Ctx,
+    user: User,
+    _access: ItemAdder,
+    files: Annotated[list[UploadFile], File()],
 ) -> ImagesResult:
     uploads = []
     for upload in files:
@@ -107,6 +123,7 @@ async def import_file(
     project_id: IdPath,
     ctx: Ctx,
     user: User,
+    _access: ItemAdder,
     file: Annotated[UploadFile, File()],
     format: Annotated[Literal["jsonl", "csv", "parquet"] | None, Form()] = None,
     text_field: Annotated[str, Form(max_length=200)] = "text",
@@ -164,18 +181,25 @@ async def next_items(project_id: IdPath, request: Request) -> Response:
         have=body.have,
         lease_seconds=ctx.settings.lease_seconds,
         max_leases=ctx.settings.max_leases_per_user,
+        caller=user,
     )
     return json_response(NextResponse(items=leased))
 
 
 @router.post("/{project_id}/release", response_model=ReleaseResult)
-def release(project_id: IdPath, body: ReleaseRequest, ctx: Ctx, user: User) -> ReleaseResult:
+def release(
+    project_id: IdPath, body: ReleaseRequest, ctx: Ctx, user: User, _access: Annotator
+) -> ReleaseResult:
     return ReleaseResult(released=queue.release_items(ctx.db, project_id, user.id, body.item_ids))
 
 
 @router.get("/{project_id}/history", response_model=list[HistoryEntry])
 def history(
-    project_id: IdPath, ctx: Ctx, user: User, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    project_id: IdPath,
+    ctx: Ctx,
+    user: User,
+    _access: ProjectReader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[HistoryEntry]:
     projects.get_project(ctx.db, project_id)
     return [HistoryEntry(**h) for h in annotation_service.history(ctx.db, project_id, user.id, limit=limit)]
@@ -192,7 +216,7 @@ _MEDIA_TYPES = {
 def export(
     project_id: IdPath,
     ctx: Ctx,
-    _user: User,
+    _access: AnnotationReader,
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
     include_skipped: bool = False,
 ) -> StreamingResponse:
