@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hitloop.hookspecs import hookimpl
+from hitloop.ml.audio import AudioMfcc
 from hitloop.ml.featurizers import ImageHog, ImagePixels, StackedFeatures, TextTfidf, WordLlamaEmbedding
 from hitloop.ml.learners import LabelSpreadingLearner, LogisticLearner
 from hitloop.ml.remote import RemoteLearner
@@ -30,6 +31,7 @@ def hitloop_featurizers() -> Mapping[str, Callable[..., Any]]:
         "wordllama": WordLlamaEmbedding,
         "pixels": ImagePixels,
         "hog": ImageHog,
+        "mfcc": AudioMfcc,
         "stacked": StackedFeatures,
     }
 

@@ -13,6 +13,8 @@ __all__ = ["ItemState", "Modality", "Role", "TaskType", "validate_labels", "vali
 MAX_LABELS = 1000
 MAX_LABEL_CHARS = 200
 MAX_BOXES = 2000
+MAX_TRANSCRIPT_CHARS = 200_000
+MAX_SEGMENTS = 10_000
 
 
 class TaskType(StrEnum):
@@ -21,6 +23,7 @@ class TaskType(StrEnum):
     CLASSIFY = "classify"
     MULTILABEL = "multilabel"
     BOXES = "boxes"
+    TRANSCRIBE = "transcribe"
 
 
 class Modality(StrEnum):
@@ -28,6 +31,7 @@ class Modality(StrEnum):
 
     TEXT = "text"
     IMAGE = "image"
+    AUDIO = "audio"
 
 
 class ItemState(StrEnum):
@@ -87,6 +91,8 @@ def validate_value(
     task = TaskType(task)
     if not isinstance(value, dict):
         raise InputError("the value must be a JSON object", field="value")
+    if task is TaskType.TRANSCRIBE:
+        return _validate_transcript(value)
     if task is TaskType.BOXES:
         return _validate_boxes(value, labels, image_size)
     allowed = set(labels)
@@ -109,6 +115,49 @@ def validate_value(
         raise InputError("a label is chosen twice", field="value.labels")
     # Keep the project's order so equal answers compare equal.
     return {"labels": [name for name in labels if name in set(chosen)]}
+
+
+def _validate_transcript(value: dict[str, Any]) -> dict[str, Any]:
+    """``{"text": str}``, or with ``"segments": [{"start", "end", "text"}]`` for long recordings.
+
+    With segments, ``text`` must be their texts joined by single spaces (empty
+    segments left out), so the two never disagree.
+    """
+    if not set(value) <= {"text", "segments"} or "text" not in value:
+        raise InputError('a transcribe value is {"text": str, "segments"?: [...]}', field="value")
+    text = value["text"]
+    if not isinstance(text, str):
+        raise InputError("the transcript must be a string", field="value.text")
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise InputError(
+            f"the transcript is longer than {MAX_TRANSCRIPT_CHARS:,} characters", field="value.text"
+        )
+    text = " ".join(text.split())
+    if "segments" not in value:
+        return {"text": text}
+    segments = value["segments"]
+    if not isinstance(segments, list) or len(segments) > MAX_SEGMENTS:
+        raise InputError(f"segments must be a list of at most {MAX_SEGMENTS:,}", field="value.segments")
+    out: list[dict[str, Any]] = []
+    end_before = 0.0
+    for i, seg in enumerate(segments):
+        where = f"value.segments[{i}]"
+        if not isinstance(seg, dict) or set(seg) != {"start", "end", "text"}:
+            raise InputError('a segment is {"start": s, "end": s, "text": str}', field=where)
+        start, end, words = seg["start"], seg["end"], seg["text"]
+        numbers = (start, end)
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in numbers):
+            raise InputError("start and end must be numbers of seconds", field=where)
+        if not (0 <= start < end < 1e7) or start < end_before:
+            raise InputError("segments need 0 <= start < end, in order, not overlapping", field=where)
+        if not isinstance(words, str):
+            raise InputError("a segment's text must be a string", field=f"{where}.text")
+        end_before = float(end)
+        out.append({"start": float(start), "end": float(end), "text": " ".join(words.split())})
+    joined = " ".join(seg["text"] for seg in out if seg["text"])
+    if joined != text:
+        raise InputError("text must be the segments' texts joined by spaces", field="value.text")
+    return {"text": text, "segments": out}
 
 
 def _validate_boxes(value: dict[str, Any], labels: list[str], size: tuple[int, int] | None) -> dict[str, Any]:

@@ -77,5 +77,5 @@ def test_labels_and_label_file_together(run: Run, write: Callable[[str, str], Pa
 
 
 def test_unknown_task(run: Run) -> None:
-    result = run("projects", "create", "X", "--labels", "a", "--task", "boxes", expect=2)
+    result = run("projects", "create", "X", "--labels", "a", "--task", "hologram", expect=2)
     assert "Invalid value for '--task'" in result.stderr

@@ -61,6 +61,11 @@ class Loop:
 
 @pytest.fixture
 def loop(db: Database, settings: Settings) -> Loop:
+    return make_loop(db, settings)
+
+
+def make_loop(db: Database, settings: Settings) -> Loop:
+    """A project of 60 texts and a runner that is not started (run jobs with ``run_jobs``)."""
     user = auth.create_user(db, "ann", "ann-password").id
     p = projects.create_project(db, user, ProjectCreate(name="reviews", labels=["pos", "neg"]))
     texts, truth = make_texts(60)

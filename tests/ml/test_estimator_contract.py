@@ -157,8 +157,9 @@ def test_featurizer_must_be_fitted_first(name: str) -> None:
         featurizer.transform(data)
 
 
-def test_defaults_exist_for_text_and_images_only() -> None:
-    with pytest.raises(ValueError, match="no defaults for modality 'audio'"):
-        default_learner("audio")
-    with pytest.raises(ValueError, match="known: text, image"):
+def test_defaults_exist_for_text_images_and_audio_only() -> None:
+    assert default_learner("audio") is not None
+    with pytest.raises(ValueError, match="no defaults for modality 'video'"):
+        default_learner("video")
+    with pytest.raises(ValueError, match="known: text, image, audio"):
         default_featurizer("video")

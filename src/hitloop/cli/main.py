@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hitloop.cli.boxes import coco, faces
 from hitloop.cli.database import db
 from hitloop.cli.demo import demo
 from hitloop.cli.errors import ErrorReportingGroup
@@ -30,6 +31,8 @@ def cli() -> None:
 for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db):
     cli.add_command(command)
 cli.add_command(simulate_command)
+cli.add_command(faces)
+cli.add_command(coco)
 
 
 def main() -> None:

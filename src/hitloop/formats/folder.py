@@ -15,8 +15,10 @@ __all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image_folder"]
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 
 
-def list_images(path: StrPath, *, recursive: bool = True) -> list[str]:
-    """Relative POSIX paths of the image files under ``path``, sorted.
+def list_images(
+    path: StrPath, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS
+) -> list[str]:
+    """Relative POSIX paths of the image files (or files with ``extensions``) under ``path``, sorted.
 
     Extensions match case-insensitively. Hidden files and folders (name starts
     with ``.``, e.g. macOS ``._photo.jpg``) are skipped; symlinked folders are
@@ -34,14 +36,16 @@ def list_images(path: StrPath, *, recursive: bool = True) -> list[str]:
         else:
             subfolders.clear()
         for name in files:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
                 found.append((relative / name).as_posix())
     found.sort()
     return found
 
 
-def read_image_folder(path: StrPath, *, recursive: bool = True) -> Iterator[ItemRecord]:
-    """Yield one record per image file under ``path``, sorted by relative path.
+def read_image_folder(
+    path: StrPath, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS
+) -> Iterator[ItemRecord]:
+    """Yield one record per image file (or file with ``extensions``) under ``path``, sorted by relative path.
 
     ``external_id`` and ``meta["path"]`` are the relative POSIX path; ``line``
     is the 1-based position in that order. An image inside a sub-folder gets
@@ -51,7 +55,7 @@ def read_image_folder(path: StrPath, *, recursive: bool = True) -> Iterator[Item
     themselves are not opened, see :func:`hitloop.formats.check_image`.
     """
     root = Path(path)
-    for number, relative in enumerate(list_images(root, recursive=recursive), 1):
+    for number, relative in enumerate(list_images(root, recursive=recursive, extensions=extensions), 1):
         parent, _, _ = relative.rpartition("/")
         label = parent.rpartition("/")[2] if parent else None
         yield ItemRecord(

@@ -65,16 +65,13 @@ class DaskMapper:
     def map(self, fn: Callable[[T], R], chunks: Sequence[T]) -> tuple[list[R], set[str]]:
         if not chunks:
             return [], set()
-        from distributed import wait
-
         client = self._connect()
         futures = client.map(fn, list(chunks), pure=False)
         try:
-            wait(futures)  # type: ignore[no-untyped-call]
+            results: list[R] = client.gather(futures)
             workers: set[str] = set()
             for holders in client.who_has(futures).values():
                 workers.update(holders)
-            results: list[R] = client.gather(futures)
         finally:
             client.cancel(futures)
         return results, workers

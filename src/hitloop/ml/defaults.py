@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hitloop.ml.audio import AudioMfcc
 from hitloop.ml.featurizers import Featurizer, ImageHog, TextTfidf
 from hitloop.ml.learners import LabelSpreadingLearner, Learner, LogisticLearner
 from hitloop.ml.strategies import DEFAULT_STRATEGY, QueryStrategy, make_strategy
 
 __all__ = ["default_featurizer", "default_learner", "default_strategy", "semi_supervised_learner"]
 
-MODALITIES = ("text", "image")
+MODALITIES = ("text", "image", "audio")
 
 
 def _check(modality: str) -> None:
@@ -24,8 +25,10 @@ def _check(modality: str) -> None:
 
 
 def default_featurizer(modality: str) -> Featurizer:
-    """Word and character TF-IDF for text; HOG with pixels for images."""
+    """Word and character TF-IDF for text; HOG with pixels for images; MFCC statistics for audio."""
     _check(modality)
+    if modality == "audio":
+        return AudioMfcc()
     return TextTfidf(char_ngrams=True) if modality == "text" else ImageHog(with_pixels=True)
 
 

@@ -8,7 +8,17 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-__all__ = ["Features", "RowGeometry", "as_generator", "check_features", "normalized_rows", "row_sqnorms"]
+__all__ = [
+    "CHUNK_ROWS",
+    "Features",
+    "KroneckerGeometry",
+    "RowGeometry",
+    "as_generator",
+    "check_features",
+    "min_sqdist",
+    "normalized_rows",
+    "row_sqnorms",
+]
 
 Features: TypeAlias = "NDArray[np.floating[Any]] | sp.sparray | sp.spmatrix"
 """A feature matrix of shape (n_items, n_features): a dense array or a scipy sparse matrix."""
@@ -37,22 +47,72 @@ def check_features(X: Any) -> Features:
     return out
 
 
+CHUNK_ROWS = 16_384
+"""Rows per block in chunked computations: bounds temporary memory at large pools."""
+
+
+def _dense_dtype(X: Any) -> type[np.floating[Any]]:
+    """float32 stays float32 (cached embeddings, half the memory); everything else is float64."""
+    return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+
+
 def row_sqnorms(X: Features) -> NDArray[np.float64]:
-    """Squared L2 norm of each row, shape (n_items,)."""
+    """Squared L2 norm of each row, shape (n_items,); float32 rows are summed in float32."""
     if sp.issparse(X):
         sparse: Any = X
         return np.asarray(sparse.multiply(sparse).sum(axis=1), dtype=np.float64).ravel()
-    dense = np.asarray(X, dtype=np.float64)
-    return np.asarray(np.einsum("ij,ij->i", dense, dense), dtype=np.float64)
+    dense = np.asarray(X)
+    if dense.dtype in (np.float32, np.float64):  # in place: no converted copy of a large pool
+        return np.asarray(np.einsum("ij,ij->i", dense, dense), dtype=np.float64)
+    out = np.empty(dense.shape[0], dtype=np.float64)
+    for start in range(0, dense.shape[0], CHUNK_ROWS):
+        block = np.asarray(dense[start : start + CHUNK_ROWS], dtype=np.float64)
+        out[start : start + CHUNK_ROWS] = np.einsum("ij,ij->i", block, block)
+    return out
 
 
 def normalized_rows(X: Features) -> Features:
-    """Rows scaled to unit L2 norm (zero rows stay zero), keeping sparsity."""
+    """Rows scaled to unit L2 norm (zero rows stay zero), keeping sparsity (and float32)."""
     norms = np.sqrt(row_sqnorms(X))
     norms[norms == 0] = 1.0
     if sp.issparse(X):
         return sp.csr_matrix(sp.diags(1.0 / norms) @ X)
-    return np.asarray(X, dtype=np.float64) / norms[:, None]
+    dtype = _dense_dtype(X)
+    return np.asarray(X, dtype=dtype) / norms[:, None].astype(dtype)
+
+
+def _rows_of(X: Any, idx: NDArray[np.intp]) -> Any:
+    return X[idx] if sp.issparse(X) else np.asarray(X[idx], dtype=_dense_dtype(X))
+
+
+def min_sqdist(X: Features, rows: Any, centers: Any) -> NDArray[np.float64]:
+    """Squared distance from each of ``X[rows]`` to its nearest row of ``X[centers]``, shape (len(rows),).
+
+    Matrix products over blocks of rows and centers (BLAS level 3, many times
+    faster than one center at a time), so temporary memory stays at
+    ``CHUNK_ROWS`` squared whatever the pool size. +inf when there are no
+    centers; clipped at 0 against rounding.
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    centers = np.asarray(centers, dtype=np.intp)
+    out = np.full(len(rows), np.inf)
+    if len(rows) == 0 or len(centers) == 0:
+        return out
+    sparse = sp.issparse(X)
+    dtype = np.float64 if sparse else _dense_dtype(X)
+    for c0 in range(0, len(centers), CHUNK_ROWS):
+        C = _rows_of(X, centers[c0 : c0 + CHUNK_ROWS])
+        c_norms = row_sqnorms(C).astype(dtype)
+        for r0 in range(0, len(rows), CHUNK_ROWS):
+            R = _rows_of(X, rows[r0 : r0 + CHUNK_ROWS])
+            # |r|^2 + |c|^2 - 2 r.c, in place on the product block (in float32 for float32 features).
+            d = np.asarray((R @ C.T).toarray() if sparse else R @ C.T, dtype=dtype)
+            d *= -2.0
+            d += row_sqnorms(R).astype(dtype)[:, None]
+            d += c_norms[None, :]
+            block = out[r0 : r0 + CHUNK_ROWS]
+            np.minimum(block, d.min(axis=1), out=block)
+    return np.asarray(np.maximum(out, 0.0))
 
 
 class RowGeometry:

@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
-from hitloop.ml.linalg import KroneckerGeometry, RowGeometry
+from hitloop.ml.linalg import KroneckerGeometry, RowGeometry, min_sqdist, row_sqnorms
+from hitloop.ml.memo import FeatureMemo
 from hitloop.ml.strategies.base import Pool, QueryStrategy
-from hitloop.ml.strategies.scoring import cluster_density, gradient_embedding_factors
-from hitloop.ml.strategies.selection import cluster_representatives, k_center_greedy, kmeans_pp
+from hitloop.ml.strategies.scoring import cluster_density, gradient_embedding_factors, margin_uncertainty
+from hitloop.ml.strategies.selection import (
+    allowed_mask,
+    cluster_representatives,
+    k_center_greedy,
+    kmeans_pp,
+    top_n,
+)
 
 __all__ = ["Badge", "ColdStart", "KCenterGreedy"]
+
+
+# Feature norms depend on the pool's features alone: computed once per feature object.
+_SQNORMS: FeatureMemo[NDArray[np.float64]] = FeatureMemo()
+
+
+def _pool_sqnorms(X: Any) -> NDArray[np.float64]:
+    return _SQNORMS.get(X, "sqnorms", lambda: row_sqnorms(X))
+
+
+def _candidates(pool: Pool, limit: int | None, rng: np.random.Generator) -> NDArray[np.intp]:
+    """Every selectable item, or a uniform random sample of ``limit`` of them on larger pools."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"max_candidates must be at least 1 or None, got {limit}")
+    selectable = np.flatnonzero(allowed_mask(pool.n_items, pool.excluded))
+    if limit is not None and len(selectable) > limit:
+        return np.sort(rng.choice(selectable, limit, replace=False)).astype(np.intp)
+    return selectable.astype(np.intp)
 
 
 class KCenterGreedy(QueryStrategy):
@@ -24,6 +51,12 @@ class KCenterGreedy(QueryStrategy):
     uncertainty_weighted : bool
         Multiply distances by the margin uncertainty of the current model
         (when there is one), trading coverage for informativeness.
+    max_candidates : int or None
+        On pools with more selectable items, the greedy cover runs over a
+        uniform random sample of this many (distances to every labeled item
+        are still exact). A random sample of 20,000 covers the same regions
+        as the pool up to sampling error, and bounds a batch's cost on a
+        million items; None always uses the whole pool.
 
     References
     ----------
@@ -33,29 +66,30 @@ class KCenterGreedy(QueryStrategy):
 
     needs_model = False
 
-    def __init__(self, uncertainty_weighted: bool = False) -> None:
+    def __init__(self, uncertainty_weighted: bool = False, max_candidates: int | None = 20_000) -> None:
         self.uncertainty_weighted = uncertainty_weighted
+        self.max_candidates = max_candidates
 
-    def _weights(self, pool: Pool) -> NDArray[np.float64] | None:
+    def _weights(self, pool: Pool, rows: NDArray[np.intp] | None = None) -> NDArray[np.float64] | None:
         if not (self.uncertainty_weighted and pool.has_model):
             return None
-        P = pool.probabilities
-        top2 = np.sort(P, axis=1)[:, -2:] if P.shape[1] > 1 else np.ones((len(P), 2))
-        return np.asarray(1.0 - (top2[:, 1] - top2[:, 0]) + 1e-6)
+        P = pool.probabilities if rows is None else pool.probabilities[rows]
+        return np.asarray(margin_uncertainty(P) + 1e-6)
 
     def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
-        geometry = RowGeometry(pool.X)
-        nearest = np.full(pool.n_items, np.inf)
-        for c in pool.labeled:
-            nearest = np.minimum(nearest, geometry.sqdist(int(c)))
+        nearest = min_sqdist(pool.X, np.arange(pool.n_items), pool.labeled)
         if not np.isfinite(nearest).any():
-            nearest = geometry.sqnorms.copy()
+            nearest = _pool_sqnorms(pool.X).copy()
         weights = self._weights(pool)
         return nearest if weights is None else nearest * weights
 
     def _select(self, pool: Pool, n: int, rng: np.random.Generator) -> NDArray[np.intp]:
-        geometry = RowGeometry(pool.X)
-        return k_center_greedy(geometry, n, pool.labeled, pool.exclude, rng, weights=self._weights(pool))
+        rows = _candidates(pool, self.max_candidates, rng)
+        covered = min_sqdist(pool.X, rows, pool.labeled)
+        picks = k_center_greedy(
+            RowGeometry(pool.X[rows]), n, rng=rng, weights=self._weights(pool, rows), covered=covered
+        )
+        return np.asarray(rows[picks], dtype=np.intp)
 
 
 class Badge(QueryStrategy):
@@ -66,20 +100,41 @@ class Badge(QueryStrategy):
     materialized (:class:`~hitloop.ml.linalg.KroneckerGeometry`), so sparse
     text features work. ``score`` is the embedding's squared norm.
 
+    Parameters
+    ----------
+    max_candidates : int or None
+        On pools with more selectable items, k-means++ runs over the this
+        many largest embeddings. Its draws are proportional to squared
+        distance, so small embeddings (confident items) are rarely drawn
+        anyway; the cut bounds a batch's cost on a million items. None
+        always uses the whole pool.
+
     References
     ----------
     J. T. Ash, C. Zhang, A. Krishnamurthy, J. Langford and A. Agarwal, "Deep
     Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020.
     """
 
-    def _geometry(self, pool: Pool) -> KroneckerGeometry:
-        return KroneckerGeometry(gradient_embedding_factors(pool.probabilities), pool.X)
+    def __init__(self, max_candidates: int | None = 20_000) -> None:
+        self.max_candidates = max_candidates
+
+    def _factors(self, pool: Pool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        A = gradient_embedding_factors(pool.probabilities)
+        return A, np.einsum("ij,ij->i", A, A) * _pool_sqnorms(pool.X)
 
     def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
-        return self._geometry(pool).sqnorms
+        return self._factors(pool)[1]
 
     def _select(self, pool: Pool, n: int, rng: np.random.Generator) -> NDArray[np.intp]:
-        return kmeans_pp(self._geometry(pool), n, pool.excluded, rng)
+        if self.max_candidates is not None and self.max_candidates < 1:
+            raise ValueError(f"max_candidates must be at least 1 or None, got {self.max_candidates}")
+        A, sqnorms = self._factors(pool)
+        if self.max_candidates is not None and pool.n_selectable > self.max_candidates:
+            rows = np.sort(top_n(sqnorms, self.max_candidates, pool.excluded, rng))
+        else:
+            rows = np.flatnonzero(allowed_mask(pool.n_items, pool.excluded)).astype(np.intp)
+        picks = kmeans_pp(KroneckerGeometry(A[rows], pool.X[rows]), n, rng=rng)
+        return np.asarray(rows[picks], dtype=np.intp)
 
 
 class ColdStart(QueryStrategy):

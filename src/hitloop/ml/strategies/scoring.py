@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 
-from hitloop.ml.linalg import Features, as_generator, normalized_rows
+from hitloop.ml.linalg import CHUNK_ROWS, Features, as_generator, normalized_rows
 
 __all__ = [
     "bald",
@@ -215,13 +215,18 @@ def cluster_density(
     gen = as_generator(rng)
     n_items = X.shape[0]
     k = max(1, min(n_clusters, n_items))
-    unit = normalized_rows(X)
     rows = np.arange(n_items)
     if n_items > max_fit:
         rows = np.sort(gen.choice(n_items, max_fit, replace=False))
-    km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1))).fit(unit[rows])
-    centres = np.asarray(km.cluster_centers_)
+    km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1))).fit(
+        normalized_rows(X[rows])
+    )
+    centres = np.asarray(km.cluster_centers_, dtype=np.float64)
     norms = np.linalg.norm(centres, axis=1, keepdims=True)
     centres = centres / np.where(norms > 0, norms, 1.0)
-    similarity = np.asarray(unit @ centres.T)
-    return np.asarray(np.clip(similarity.max(axis=1), 0.0, 1.0))
+    density = np.empty(n_items)
+    Xa: Any = X
+    for start in range(0, n_items, CHUNK_ROWS):  # block by block: no normalized copy of the whole pool
+        unit = normalized_rows(Xa[start : start + CHUNK_ROWS])
+        density[start : start + CHUNK_ROWS] = np.asarray(unit @ centres.T.astype(unit.dtype)).max(axis=1)
+    return np.asarray(np.clip(density, 0.0, 1.0))

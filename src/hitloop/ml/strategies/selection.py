@@ -12,7 +12,15 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 
-from hitloop.ml.linalg import Features, RowGeometry, as_generator, normalized_rows
+from hitloop.ml.linalg import (
+    CHUNK_ROWS,
+    Features,
+    KroneckerGeometry,
+    RowGeometry,
+    as_generator,
+    min_sqdist,
+    normalized_rows,
+)
 
 __all__ = [
     "allowed_mask",
@@ -83,6 +91,7 @@ def k_center_greedy(
     exclude: Any = None,
     rng: int | np.random.Generator | None = None,
     weights: Any = None,
+    covered: Any = None,
 ) -> IntArray:
     """Greedy k-center: repeatedly take the item farthest from every center so far.
 
@@ -100,6 +109,9 @@ def k_center_greedy(
     weights : array-like of shape (n_items,) or None
         Multiplies each item's distance (e.g. uncertainty), favoring
         informative items among distant ones.
+    covered : array-like of shape (n_items,) or None
+        Squared distance of each item to points covered outside ``geometry``
+        (say, labeled items left out of a candidate sample); +inf if none.
 
     Returns
     -------
@@ -119,9 +131,12 @@ def k_center_greedy(
     w = np.ones(n_items) if weights is None else np.asarray(weights, dtype=np.float64)
     k = min(n, int(ok.sum()))
     picks: list[int] = []
-    nearest = np.full(n_items, np.inf)
-    for c in centers:
-        nearest = np.minimum(nearest, geometry.sqdist(int(c)))
+    nearest = np.full(n_items, np.inf) if covered is None else np.asarray(covered, dtype=np.float64).copy()
+    if len(centers) and isinstance(geometry, KroneckerGeometry):
+        for c in centers:
+            nearest = np.minimum(nearest, geometry.sqdist(int(c)))
+    elif len(centers):
+        nearest = np.minimum(nearest, min_sqdist(geometry.X, np.arange(n_items), centers))
     for _ in range(k):
         if np.isinf(nearest[ok]).all():
             # No center yet: start from the heaviest item (ties at random).
@@ -183,28 +198,40 @@ def kmeans_pp(
 
 
 def _kmeans(
-    unit: Features, k: int, gen: np.random.Generator, weights: NDArray[np.float64] | None, max_fit: int
+    X: Features,
+    rows: NDArray[np.intp],
+    k: int,
+    gen: np.random.Generator,
+    weights: NDArray[np.float64] | None,
+    max_fit: int,
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-    """Cluster of each row and its distance to that cluster's centre."""
-    fit_rows = np.arange(unit.shape[0])
-    if len(fit_rows) > max_fit:
-        fit_rows = np.sort(gen.choice(len(fit_rows), max_fit, replace=False))
+    """Cosine k-means of ``X[rows]``: each row's cluster and its distance to that cluster's centre.
+
+    The centres are fit on at most ``max_fit`` rows (a random sample); rows
+    are normalized and assigned block by block, so memory stays bounded.
+    """
+    fit = np.arange(len(rows))
+    if len(fit) > max_fit:
+        fit = np.sort(gen.choice(len(fit), max_fit, replace=False))
     km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1)))
-    km.fit(unit[fit_rows], sample_weight=None if weights is None else weights[fit_rows])
-    distances = np.asarray(km.transform(unit))
-    assigned = distances.argmin(axis=1)
-    return assigned, distances[np.arange(len(assigned)), assigned]
+    km.fit(normalized_rows(X[rows[fit]]), sample_weight=None if weights is None else weights[fit])
+    assigned = np.empty(len(rows), dtype=np.intp)
+    distance = np.empty(len(rows))
+    for start in range(0, len(rows), CHUNK_ROWS):
+        block = np.asarray(km.transform(normalized_rows(X[rows[start : start + CHUNK_ROWS]])))
+        nearest = block.argmin(axis=1)
+        assigned[start : start + CHUNK_ROWS] = nearest
+        distance[start : start + CHUNK_ROWS] = block[np.arange(len(block)), nearest]
+    return assigned, distance
 
 
 def _best_per_cluster(assigned: NDArray[np.intp], value: NDArray[np.float64], k: int) -> IntArray:
     """Row with the highest value in each cluster, largest clusters first, topped up to k rows."""
     sizes = np.bincount(assigned, minlength=k)
-    picks = []
-    for cluster in np.argsort(-sizes, kind="stable"):
-        members = np.flatnonzero(assigned == cluster)
-        if len(members):
-            picks.append(int(members[np.argmax(value[members])]))
-    chosen = np.asarray(picks, dtype=np.intp)
+    order = np.lexsort((-value, assigned))  # by cluster, best first; ties by row, as argmax breaks them
+    grouped = assigned[order]
+    best = order[np.r_[True, grouped[1:] != grouped[:-1]]]  # the first row of each cluster
+    chosen = np.asarray(best[np.argsort(-sizes[assigned[best]], kind="stable")], dtype=np.intp)
     if len(chosen) < k:  # k-means left clusters empty: top up with the best remaining rows
         rest = np.setdiff1d(np.arange(len(value)), chosen)
         chosen = np.concatenate([chosen, rest[np.argsort(-value[rest], kind="stable")][: k - len(chosen)]])
@@ -250,7 +277,7 @@ def cluster_representatives(
         return np.empty(0, dtype=np.intp)
     if k == len(candidates):
         return np.asarray(gen.permutation(candidates), dtype=np.intp)
-    assigned, distance = _kmeans(normalized_rows(X[candidates]), k, gen, None, max_fit)
+    assigned, distance = _kmeans(X, candidates, k, gen, None, max_fit)
     return np.asarray(candidates[_best_per_cluster(assigned, -distance, k)], dtype=np.intp)
 
 
@@ -295,6 +322,6 @@ def diverse_top_n(
         return pool[:n]
     value = s[pool]
     weights = value - value.min() + 1e-6
-    assigned, _ = _kmeans(normalized_rows(X[pool]), n, gen, weights, len(pool))
+    assigned, _ = _kmeans(X, pool, n, gen, weights, len(pool))
     chosen = pool[_best_per_cluster(assigned, value, n)]
     return np.asarray(chosen[np.argsort(-s[chosen], kind="stable")], dtype=np.intp)
