@@ -8,6 +8,7 @@ from hitloop.cli.boxes import coco, faces
 from hitloop.cli.database import db
 from hitloop.cli.demo import demo
 from hitloop.cli.errors import ErrorReportingGroup
+from hitloop.cli.jobs import jobs, train
 from hitloop.cli.projects import projects
 from hitloop.cli.serve import serve
 from hitloop.cli.simulate import simulate_command
@@ -31,6 +32,8 @@ def cli() -> None:
 for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db):
     cli.add_command(command)
 cli.add_command(simulate_command)
+cli.add_command(train)
+cli.add_command(jobs)
 cli.add_command(faces)
 cli.add_command(coco)
 
