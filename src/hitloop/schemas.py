@@ -7,7 +7,7 @@ module imports nothing but pydantic and :mod:`hitloop.types`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,8 +17,17 @@ __all__ = [
     "MAX_ID",
     "AddItemsRequest",
     "AddItemsResult",
+    "AgreementOut",
+    "AnchoringGroup",
+    "AnchoringOut",
     "AnnotationIn",
     "AnnotationOut",
+    "AnnotatorSkill",
+    "AuditEvent",
+    "AuditPage",
+    "ConsensusItem",
+    "ConsensusMethod",
+    "ConsensusOut",
     "GoldAccuracy",
     "GoldItemOut",
     "GoldMark",
@@ -46,11 +55,17 @@ __all__ = [
     "NextRequest",
     "NextResponse",
     "ObjectId",
+    "PairAgreement",
     "ProjectCreate",
     "ProjectOut",
     "ProjectStats",
     "ReleaseRequest",
     "ReleaseResult",
+    "ReviewAnswer",
+    "ReviewDecision",
+    "ReviewEntry",
+    "ReviewQueue",
+    "ReviewResult",
     "ShownIn",
     "SuggestionOut",
     "TeamSettings",
@@ -413,3 +428,131 @@ class GoldAccuracy(BaseModel):
     correct: int
     accuracy: float | None
     paused: bool
+
+
+# ---- review, agreement, consensus, audit ------------------------------------
+
+
+class ReviewAnswer(BaseModel):
+    """One current answer to an item, as a reviewer sees it."""
+
+    id: int
+    user_id: int
+    username: str
+    value: dict[str, Any] | None
+    seconds: float | None
+    created_at: datetime
+    review: str | None = Field(default=None, description="accepted, or null while nobody has reviewed it")
+
+
+class ReviewEntry(BaseModel):
+    item: ItemOut
+    answers: list[ReviewAnswer]
+    score: float | None = Field(
+        default=None,
+        description="disagreement: share of the most common answer; label-errors: the model's "
+        "out-of-fold probability of the given label (low means likely wrong)",
+    )
+    given: str | None = Field(default=None, description="label-errors: the item's current label")
+    suggested: str | None = Field(default=None, description="label-errors: the model's most likely label")
+
+
+class ReviewQueue(BaseModel):
+    queue: str
+    total: int
+    entries: list[ReviewEntry]
+    note: str | None = Field(default=None, description="Why the queue is empty, when it cannot be computed")
+
+
+class ReviewDecision(_Strict):
+    action: Literal["accept", "reject", "fix"]
+    value: dict[str, Any] | None = Field(default=None, description="fix: the corrected answer")
+    note: str = Field(default="", max_length=2000)
+
+
+class ReviewResult(BaseModel):
+    annotation_id: int
+    review: str = Field(description="accepted, rejected or fixed")
+    fixed_by: int | None = Field(default=None, description="fix: the reviewer's new annotation")
+    item_state: str
+
+
+class AnchoringGroup(BaseModel):
+    answers: int
+    same_as_suggestion: int
+    rate: float | None
+
+
+class AnchoringOut(BaseModel):
+    """How often the final answer equals the model's suggestion, pre-selected or not."""
+
+    preselected: AnchoringGroup
+    not_preselected: AnchoringGroup
+
+
+class PairAgreement(BaseModel):
+    a: str
+    b: str
+    shared: int
+    kappa: float | None
+
+
+class AgreementOut(BaseModel):
+    """Inter-annotator agreement on a project's current answers (classify: labels; multilabel: per label)."""
+
+    items: int = Field(description="items with at least two answers")
+    answers: int
+    annotators: list[str]
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    per_label: dict[str, float | None] = Field(description="Fleiss' kappa of each label")
+    pairs: list[PairAgreement] = Field(description="Cohen's kappa of each annotator pair sharing items")
+    matrix: list[list[float | None]] = Field(description="Cohen's kappa, annotators x annotators")
+
+
+class ConsensusItem(BaseModel):
+    item_id: int
+    external_id: str | None
+    label: str
+    confidence: float
+    answers: int
+
+
+class AnnotatorSkill(BaseModel):
+    username: str
+    answers: int
+    skill: float
+
+
+class ConsensusMethod(_Strict):
+    method: str = Field(
+        min_length=1,
+        max_length=50,
+        description="auto (Dawid-Skene with enough shared items, else majority vote) or an aggregator: "
+        "majority-vote, dawid-skene, one-coin-dawid-skene, glad, model-assisted",
+    )
+
+
+class ConsensusOut(BaseModel):
+    method: str
+    items: list[ConsensusItem]
+    annotators: list[AnnotatorSkill]
+
+
+class AuditEvent(BaseModel):
+    id: int
+    user_id: int | None
+    username: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEvent]
+    next_before: int | None = Field(description="pass as before= for the next (older) page")
+
+
+# --- teams: members, team settings, gold items ---------------------------------------

@@ -221,6 +221,11 @@ class Annotation(Base):
     # Lineage: what the annotator was shown (suggestion value, model version, pre-selected or not).
     shown: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A reviewer's decision: accepted, rejected (withdrawn: superseded_by = its own id) or
+    # fixed (superseded by the reviewer's answer); who decided and when.
+    review: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reviewed_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reviewed_at: Mapped[float | None] = mapped_column(Double, nullable=True)
     created_at: Mapped[float] = mapped_column(Double)
 
 

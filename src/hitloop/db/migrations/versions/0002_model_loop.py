@@ -113,6 +113,9 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        batch_op.add_column(sa.Column("review", sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column("reviewed_by", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("reviewed_at", sa.Double(), nullable=True))
 
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(
@@ -186,6 +189,9 @@ def downgrade() -> None:
         batch_op.drop_column("gold")
 
     with op.batch_alter_table("annotations", schema=None) as batch_op:
+        batch_op.drop_column("reviewed_at")
+        batch_op.drop_column("reviewed_by")
+        batch_op.drop_column("review")
         batch_op.drop_column("shown")
 
     with op.batch_alter_table("suggestions", schema=None) as batch_op:

@@ -1,0 +1,160 @@
+"""Project agreement and consensus labels, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.metrics import cohen_kappa_score
+from sqlalchemy import update
+
+from hitloop.db.tables import Project, Suggestion
+from hitloop.errors import InputError, NotFoundError
+from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate
+from hitloop.services import agreement, annotations, auth, consensus, items, projects
+
+LABELS = ["a", "b", "c"]
+
+
+def _project(ctx: Any, n_items: int, overlap: int) -> tuple[int, list[int]]:
+    owner = auth.create_user(ctx.db, "owner", "owner-password")
+    project = projects.create_project(ctx.db, owner.id, ProjectCreate(name="agree", labels=LABELS))
+    with ctx.db.write() as s:
+        s.execute(
+            update(Project).where(Project.id == project.id).values(overlap=overlap, overlap_max=overlap)
+        )
+    ids = items.add_items(
+        ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(n_items)], ctx.limits
+    )
+    return project.id, ids
+
+
+def _answer(ctx: Any, user_id: int, item_id: int, label: str) -> None:
+    annotations.submit(
+        ctx.db, user_id, item_id, AnnotationIn(value={"label": label}, client_key=uuid.uuid4().hex)
+    )
+
+
+@pytest.fixture
+def crowd(ctx: Any) -> dict[str, Any]:
+    """30 items, 4 annotators each answering every item: two careful, one sloppy, one adversarial."""
+    project_id, ids = _project(ctx, 30, 4)
+    rng = np.random.default_rng(0)
+    truth = [LABELS[i % 3] for i in range(30)]
+    accuracy = {"ann": 0.95, "ben": 0.9, "cy": 0.6, "dee": 0.35}
+    given: dict[str, list[str]] = {}
+    for name, acc in accuracy.items():
+        user = auth.create_user(ctx.db, name, f"{name}-password")
+        given[name] = []
+        for item, right in zip(ids, truth, strict=True):
+            label = right if rng.random() < acc else rng.choice([x for x in LABELS if x != right])
+            given[name].append(str(label))
+            _answer(ctx, user.id, item, str(label))
+    return {"project": project_id, "items": ids, "truth": truth, "given": given}
+
+
+def test_agreement_matches_reference_implementations(ctx: Any, crowd: dict[str, Any]) -> None:
+    out = agreement.project_agreement(ctx.db, crowd["project"])
+    assert out.items == 30 and out.answers == 120
+    assert out.annotators == ["ann", "ben", "cy", "dee"]
+    given = crowd["given"]
+    expected = cohen_kappa_score(given["ann"], given["ben"])
+    pair = next(p for p in out.pairs if (p.a, p.b) == ("ann", "ben"))
+    assert pair.shared == 30 and pair.kappa == pytest.approx(expected, abs=1e-4)
+    assert out.matrix[0][1] == pytest.approx(expected, abs=1e-4) and out.matrix[0][0] is None
+    assert len(out.pairs) == 6
+    assert out.fleiss_kappa is not None and 0 < out.fleiss_kappa < 1
+    assert out.krippendorff_alpha is not None and abs(out.krippendorff_alpha - out.fleiss_kappa) < 0.05
+    assert set(out.per_label) == set(LABELS)
+
+
+def test_perfect_agreement_is_one_and_too_little_data_is_none(ctx: Any) -> None:
+    project_id, ids = _project(ctx, 4, 2)
+    u1, u2 = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("u1", "u2"))
+    empty = agreement.project_agreement(ctx.db, project_id)
+    assert (empty.items, empty.fleiss_kappa, empty.pairs) == (0, None, [])
+    for item, label in zip(ids, ["a", "b", "c", "a"], strict=True):
+        _answer(ctx, u1, item, label)
+        _answer(ctx, u2, item, label)
+    out = agreement.project_agreement(ctx.db, project_id)
+    assert out.fleiss_kappa == 1.0 and out.krippendorff_alpha == 1.0
+    assert out.pairs[0].kappa == 1.0
+
+
+def test_consensus_recovers_the_truth_and_ranks_annotators(ctx: Any, crowd: dict[str, Any]) -> None:
+    out = consensus.consensus(ctx.db, crowd["project"])
+    assert out.method == "dawid-skene"  # auto: 30 items with several answers
+    truth = dict(zip(crowd["items"], crowd["truth"], strict=True))
+    correct = sum(c.label == truth[c.item_id] for c in out.items)
+    assert correct >= 28
+    assert all(0 < c.confidence <= 1 and c.answers == 4 for c in out.items)
+    skill = {a.username: a.skill for a in out.annotators}
+    assert skill["ann"] > skill["cy"] > skill["dee"]
+    majority = consensus.consensus(ctx.db, crowd["project"], method="majority-vote")
+    assert majority.method == "majority-vote" and len(majority.items) == 30
+
+
+def test_small_projects_use_majority_vote_and_the_setting_is_kept(ctx: Any) -> None:
+    project_id, ids = _project(ctx, 3, 2)
+    u1, u2 = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("u1", "u2"))
+    for item in ids:
+        _answer(ctx, u1, item, "a")
+        _answer(ctx, u2, item, "b" if item == ids[0] else "a")
+    assert consensus.consensus(ctx.db, project_id).method == "majority-vote"
+    consensus.set_method(ctx.db, u1, project_id, "one-coin-dawid-skene")
+    assert consensus.consensus(ctx.db, project_id).method == "one-coin-dawid-skene"
+    lines = [json.loads(line) for line in consensus.iter_consensus_jsonl(ctx.db, project_id)]
+    assert [line["item_id"] for line in lines] == ids
+    assert set(lines[0]) == {"item_id", "external_id", "label", "confidence", "answers", "method"}
+    assert consensus.consensus_labels(ctx.db, project_id)[ids[1]] == "a"
+
+
+def test_model_assisted_consensus_uses_suggestions(ctx: Any) -> None:
+    project_id, ids = _project(ctx, 3, 2)
+    u1, u2 = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("u1", "u2"))
+    for item in ids:
+        _answer(ctx, u1, item, "a")
+        _answer(ctx, u2, item, "b")
+    with pytest.raises(InputError, match="probabilities") as info:
+        consensus.consensus(ctx.db, project_id, method="model-assisted")
+    assert info.value.field == "method"
+    with ctx.db.write() as s:
+        for item in ids:
+            s.add(
+                Suggestion(
+                    item_id=item,
+                    project_id=project_id,
+                    value={"label": "b"},
+                    label="b",
+                    confidence=0.9,
+                    probs={"a": 0.05, "b": 0.9, "c": 0.05},
+                    created_at=0.0,
+                )
+            )
+    out = consensus.consensus(ctx.db, project_id, method="model-assisted")
+    assert [c.label for c in out.items] == ["b", "b", "b"]  # the model breaks the ties
+
+
+@pytest.mark.parametrize(("method", "field"), [("dawid", "method"), ("", "method")], ids=["unknown", "empty"])
+def test_bad_methods_are_refused(ctx: Any, method: str, field: str) -> None:
+    project_id, _ = _project(ctx, 1, 1)
+    with pytest.raises(InputError) as info:
+        consensus.set_method(ctx.db, None, project_id, method or "nope")
+    assert info.value.field == field
+    with pytest.raises(InputError):
+        consensus.consensus(ctx.db, project_id, method=method or "nope")
+
+
+def test_non_classify_projects_and_missing_projects(ctx: Any) -> None:
+    owner = auth.create_user(ctx.db, "o", "owner-password")
+    multi = projects.create_project(
+        ctx.db, owner.id, ProjectCreate(name="m", task="multilabel", labels=["x"])
+    )
+    with pytest.raises(InputError) as info:
+        agreement.project_agreement(ctx.db, multi.id)
+    assert info.value.field == "task"
+    with pytest.raises(NotFoundError):
+        consensus.consensus(ctx.db, 999)
