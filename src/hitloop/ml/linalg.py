@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "CHUNK_ROWS",
@@ -17,11 +18,25 @@ __all__ = [
     "check_features",
     "min_sqdist",
     "normalized_rows",
+    "one_blas_thread",
     "row_sqnorms",
 ]
 
 Features: TypeAlias = "NDArray[np.floating[Any]] | sp.sparray | sp.spmatrix"
 """A feature matrix of shape (n_items, n_features): a dense array or a scipy sparse matrix."""
+
+
+def one_blas_thread() -> threadpool_limits:
+    """A context in which BLAS runs on one thread, for loops of small matrix products.
+
+    Greedy picks and k-means on a few thousand rows issue hundreds of small
+    products; a second BLAS thread only adds synchronization, and on a shared
+    machine waiting for it to be scheduled costs 2-5x in wall time (measured
+    in benchmarks/select.py). scikit-learn's KMeans limits its own Lloyd
+    iterations the same way. The limit is process-wide while it lasts, which
+    can only slow, never change, a concurrent computation.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:

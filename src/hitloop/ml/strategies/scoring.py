@@ -12,7 +12,14 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 
-from hitloop.ml.linalg import CHUNK_ROWS, Features, as_generator, normalized_rows
+from hitloop.ml.linalg import (
+    CHUNK_ROWS,
+    Features,
+    as_generator,
+    normalized_rows,
+    one_blas_thread,
+    row_sqnorms,
+)
 
 __all__ = [
     "bald",
@@ -218,15 +225,19 @@ def cluster_density(
     rows = np.arange(n_items)
     if n_items > max_fit:
         rows = np.sort(gen.choice(n_items, max_fit, replace=False))
-    km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1))).fit(
-        normalized_rows(X[rows])
-    )
+    km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1)))
+    with one_blas_thread():
+        km.fit(normalized_rows(X[rows]))
     centres = np.asarray(km.cluster_centers_, dtype=np.float64)
     norms = np.linalg.norm(centres, axis=1, keepdims=True)
     centres = centres / np.where(norms > 0, norms, 1.0)
     density = np.empty(n_items)
     Xa: Any = X
-    for start in range(0, n_items, CHUNK_ROWS):  # block by block: no normalized copy of the whole pool
-        unit = normalized_rows(Xa[start : start + CHUNK_ROWS])
-        density[start : start + CHUNK_ROWS] = np.asarray(unit @ centres.T.astype(unit.dtype)).max(axis=1)
+    towards = centres.T.astype(np.float32 if Xa.dtype == np.float32 else np.float64)
+    for start in range(0, n_items, CHUNK_ROWS):
+        # Block by block, and cosine as product over norm: no normalized copy of the pool.
+        block = Xa[start : start + CHUNK_ROWS]
+        norms = np.sqrt(row_sqnorms(block))
+        norms[norms == 0] = 1.0
+        density[start : start + CHUNK_ROWS] = np.asarray(block @ towards).max(axis=1) / norms
     return np.asarray(np.clip(density, 0.0, 1.0))

@@ -20,6 +20,7 @@ from hitloop.ml.linalg import (
     as_generator,
     min_sqdist,
     normalized_rows,
+    one_blas_thread,
 )
 
 __all__ = [
@@ -130,13 +131,26 @@ def k_center_greedy(
     ok[centers] = False
     w = np.ones(n_items) if weights is None else np.asarray(weights, dtype=np.float64)
     k = min(n, int(ok.sum()))
-    picks: list[int] = []
     nearest = np.full(n_items, np.inf) if covered is None else np.asarray(covered, dtype=np.float64).copy()
     if len(centers) and isinstance(geometry, KroneckerGeometry):
         for c in centers:
             nearest = np.minimum(nearest, geometry.sqdist(int(c)))
     elif len(centers):
         nearest = np.minimum(nearest, min_sqdist(geometry.X, np.arange(n_items), centers))
+    with one_blas_thread():
+        picks = _greedy_cover(geometry, k, ok, nearest, w, gen)
+    return np.asarray(picks, dtype=np.intp)
+
+
+def _greedy_cover(
+    geometry: RowGeometry,
+    k: int,
+    ok: NDArray[np.bool_],
+    nearest: NDArray[np.float64],
+    w: NDArray[np.float64],
+    gen: np.random.Generator,
+) -> list[int]:
+    picks: list[int] = []
     for _ in range(k):
         if np.isinf(nearest[ok]).all():
             # No center yet: start from the heaviest item (ties at random).
@@ -147,7 +161,7 @@ def k_center_greedy(
         picks.append(pick)
         ok[pick] = False
         nearest = np.minimum(nearest, geometry.sqdist(pick))
-    return np.asarray(picks, dtype=np.intp)
+    return picks
 
 
 def kmeans_pp(
@@ -180,6 +194,14 @@ def kmeans_pp(
     k = min(n, int(ok.sum()))
     if k == 0:
         return np.empty(0, dtype=np.intp)
+    with one_blas_thread():
+        picks = _kmeans_pp_draws(geometry, k, ok, gen)
+    return np.asarray(picks, dtype=np.intp)
+
+
+def _kmeans_pp_draws(
+    geometry: RowGeometry, k: int, ok: NDArray[np.bool_], gen: np.random.Generator
+) -> list[int]:
     first = int(top_n(np.where(ok, geometry.sqnorms, -np.inf), 1, rng=gen)[0])
     picks = [first]
     ok[first] = False
@@ -194,7 +216,7 @@ def kmeans_pp(
         picks.append(pick)
         ok[pick] = False
         nearest = np.minimum(nearest, geometry.sqdist(pick))
-    return np.asarray(picks, dtype=np.intp)
+    return picks
 
 
 def _kmeans(
@@ -214,14 +236,15 @@ def _kmeans(
     if len(fit) > max_fit:
         fit = np.sort(gen.choice(len(fit), max_fit, replace=False))
     km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1)))
-    km.fit(normalized_rows(X[rows[fit]]), sample_weight=None if weights is None else weights[fit])
     assigned = np.empty(len(rows), dtype=np.intp)
     distance = np.empty(len(rows))
-    for start in range(0, len(rows), CHUNK_ROWS):
-        block = np.asarray(km.transform(normalized_rows(X[rows[start : start + CHUNK_ROWS]])))
-        nearest = block.argmin(axis=1)
-        assigned[start : start + CHUNK_ROWS] = nearest
-        distance[start : start + CHUNK_ROWS] = block[np.arange(len(block)), nearest]
+    with one_blas_thread():
+        km.fit(normalized_rows(X[rows[fit]]), sample_weight=None if weights is None else weights[fit])
+        for start in range(0, len(rows), CHUNK_ROWS):
+            block = np.asarray(km.transform(normalized_rows(X[rows[start : start + CHUNK_ROWS]])))
+            nearest = block.argmin(axis=1)
+            assigned[start : start + CHUNK_ROWS] = nearest
+            distance[start : start + CHUNK_ROWS] = block[np.arange(len(block)), nearest]
     return assigned, distance
 
 
