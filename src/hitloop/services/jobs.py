@@ -6,22 +6,25 @@ from hitloop.db.engine import Database
 from hitloop.errors import InputError
 from hitloop.jobs import JobRegistry, records
 from hitloop.schemas import JobOut
+from hitloop.services.boxes import faces_job
 from hitloop.services.features import featurize_job
 from hitloop.services.scoring import score_job
 from hitloop.services.training import train_job
 
 __all__ = ["ON_DEMAND", "builtin_jobs", "request_job"]
 
-ON_DEMAND = ("featurize", "score")
+ON_DEMAND = ("featurize", "score", "faces")
 """Kinds a person may queue directly (training goes through :func:`~.retrain.request_training`)."""
 
 
 def builtin_jobs() -> JobRegistry:
-    """featurize (features on disk, then a new order), train (model version + scoring), score."""
+    """featurize (features on disk, then a new order), train (model version + scoring), score;
+    faces (face boxes as suggestions on a boxes project, hitloop.services.boxes)."""
     registry = JobRegistry()
     registry.register("featurize", featurize_job)
     registry.register("train", train_job)
     registry.register("score", score_job)
+    registry.register("faces", faces_job)
     return registry
 
 
