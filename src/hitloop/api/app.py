@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from hitloop.api.context import AppContext
 from hitloop.api.errors import install_error_handlers
 from hitloop.api.limits import BodySizeLimit
-from hitloop.api.routes import audit, auth, gold, items, members, projects, review
+from hitloop.api.routes import audit, auth, boxes, gold, items, members, projects, review
 from hitloop.schemas import Health
 from hitloop.settings import Settings, get_settings
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(auth.router)
     app.include_router(projects.router)
     app.include_router(items.router)
+    app.include_router(boxes.router)
     app.include_router(members.router)
     app.include_router(gold.router)
     app.include_router(review.router)
