@@ -45,7 +45,11 @@ def mark_gold(db: Database, actor_id: int | None, project_id: int, marks: Sequen
         resolved: dict[int, dict[str, Any]] = {}
         for i, mark in enumerate(marks):
             where = f"items[{i}]"
-            value = validate_value(project.task, list(project.labels), mark.value)
+            try:
+                value = validate_value(project.task, list(project.labels), mark.value)
+            except InputError as exc:
+                exc.field = f"{where}.{exc.field or 'value'}"
+                raise
             item_id = _resolve(s, project_id, mark, where)
             resolved[item_id] = value
         for item_id, value in resolved.items():
