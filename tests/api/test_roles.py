@@ -59,6 +59,10 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{PROJECT}/gold"): MANAGERS,
     ("DELETE", f"{PROJECT}/gold/{{item_id}}"): MANAGERS,
     ("GET", f"{PROJECT}/gold/accuracy"): MANAGERS,
+    ("POST", f"{PROJECT}/train"): MANAGERS,
+    ("GET", f"{PROJECT}/models"): EVERYONE,
+    ("GET", f"{PROJECT}/jobs"): EVERYONE,
+    ("GET", f"{PROJECT}/loop"): EVERYONE,
 }
 # Not about one project: any user, or administrators, or nobody at all.
 ACCOUNT_ROUTES = {

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from hitloop.api.context import AppContext
 from hitloop.api.errors import install_error_handlers
 from hitloop.api.limits import BodySizeLimit
-from hitloop.api.routes import audit, auth, boxes, gold, items, members, projects, review
+from hitloop.api.routes import audit, auth, boxes, gold, items, jobs, members, models, projects, review
 from hitloop.schemas import Health
 from hitloop.settings import Settings, get_settings
 
@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(gold.router)
     app.include_router(review.router)
     app.include_router(audit.router)
+    app.include_router(jobs.router)
+    app.include_router(models.router)
     # Imported here: hitloop.web builds on hitloop.api (deps, errors), so a
     # module-level import would be circular whichever package is imported first.
     from hitloop.web.pages import install_web

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hitloop.client.bodies import ItemLike
 from hitloop.client.client import DEFAULT_URL, Answer, Client, ExportFormat
+from hitloop.client.loop import JobFailedError
 from hitloop.client.models import Health, HistoryEntry
 from hitloop.client.session import ConnectionFailedError
 
@@ -20,4 +21,5 @@ __all__ = [
     "Health",
     "HistoryEntry",
     "ItemLike",
+    "JobFailedError",
 ]

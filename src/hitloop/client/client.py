@@ -16,6 +16,7 @@ import httpx
 
 from hitloop.client import bodies
 from hitloop.client.bodies import ItemLike
+from hitloop.client.loop import LoopMethods
 from hitloop.client.models import Health, HistoryEntry, ImagesResult, Me, ReleaseResult
 from hitloop.client.session import HttpSession, parse
 from hitloop.errors import HitloopError, InputError
@@ -43,7 +44,7 @@ Answer = str | Iterable[str] | Mapping[str, Any] | None
 ExportFormat = Literal["jsonl", "csv", "parquet"]
 
 
-class Client:
+class Client(LoopMethods):
     """A hitloop server over HTTP.
 
     ``token`` defaults to the ``HITLOOP_TOKEN`` environment variable. Requests
@@ -236,12 +237,15 @@ class Client:
         skip: bool = False,
         seconds: float | None = None,
         client_key: str | None = None,
+        shown: Mapping[str, Any] | None = None,
     ) -> AnnotationOut:
         """Answer an item: give ``label`` (classify), ``labels`` (multilabel), a raw ``value``, or ``skip``.
 
         The request carries ``client_key`` (a fresh one when not given), so it
         is retried after a lost response without ever recording two answers;
         ``replayed`` is true on the result when the server had it already.
+        ``shown`` records the suggestion the person saw (``value``,
+        ``model_version_id``, ``preselected``), for lineage.
         """
         given = [v for v in (value, label, labels) if v is not None]
         if len(given) > 1:
@@ -256,6 +260,8 @@ class Client:
             "client_key": client_key or uuid.uuid4().hex,
             "seconds": seconds,
         }
+        if shown is not None:
+            body["shown"] = dict(shown)
         out = self._session.call("POST", f"/api/items/{item_id}/annotations", idempotent=True, json=body)
         return parse(AnnotationOut, out)
 
