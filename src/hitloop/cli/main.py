@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hitloop.cli.audit import audit, consensus
 from hitloop.cli.boxes import coco, faces
 from hitloop.cli.database import db
 from hitloop.cli.demo import demo
@@ -32,6 +33,8 @@ def cli() -> None:
 for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db):
     cli.add_command(command)
 cli.add_command(simulate_command)
+cli.add_command(audit)
+cli.add_command(consensus)
 cli.add_command(train)
 cli.add_command(jobs)
 cli.add_command(faces)

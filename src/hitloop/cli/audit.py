@@ -1,0 +1,84 @@
+"""``hitloop audit export`` and ``hitloop consensus``: a project's audit log and consensus labels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from hitloop.cli.options import open_context, settings_options
+from hitloop.errors import InputError
+from hitloop.services import audit as audit_service
+from hitloop.services import consensus as consensus_service
+from hitloop.settings import Settings
+
+__all__ = ["audit", "consensus"]
+
+
+def _write(output: str, chunks: Iterator[bytes]) -> int:
+    """Write to standard output, or beside the file and rename (no half-written file on failure)."""
+    if output == "-":
+        stdout = click.get_binary_stream("stdout")
+        n = sum(stdout.write(chunk) for chunk in chunks)
+        stdout.flush()
+        return n
+    path = Path(output)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("wb") as out:
+            n = sum(out.write(chunk) for chunk in chunks)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(f"cannot write the file: {exc.strerror or exc}", file=output) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return n
+
+
+@click.group()
+def audit() -> None:
+    """A project's audit log: who did what to which object, and when."""
+
+
+@audit.command("export")
+@click.argument("project_id", type=click.IntRange(min=1))
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="jsonl or csv [default: from the extension of the output file, else jsonl].",
+)
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write; - is standard output.")
+@settings_options
+def export_audit(project_id: int, format_: str | None, output: str, settings: Settings) -> None:
+    """Export the whole audit log of a project, oldest first (detail as JSON)."""
+    kind = format_ or ("csv" if output.lower().endswith(".csv") else "jsonl")
+    with open_context(settings) as ctx:
+        chunks = audit_service.iter_audit_export(ctx.db, project_id, "csv" if kind == "csv" else "jsonl")
+        _write(output, chunks)
+    if output != "-":
+        click.echo(f"Exported the audit log of project {project_id} to {output}")
+
+
+@click.command("consensus")
+@click.argument("project_id", type=click.IntRange(min=1))
+@click.option(
+    "--method",
+    default=None,
+    help="auto, majority-vote, dawid-skene, one-coin-dawid-skene, glad or model-assisted "
+    "[default: the project's setting, else auto].",
+)
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write; - is standard output.")
+@settings_options
+def consensus(project_id: int, method: str | None, output: str, settings: Settings) -> None:
+    """Write one consensus label per answered item as JSON lines (label, confidence, answers, method)."""
+    with open_context(settings) as ctx:
+        lines = list(consensus_service.iter_consensus_jsonl(ctx.db, project_id, method=method))
+        _write(output, iter(lines))
+    if output != "-":
+        click.echo(f"Wrote {len(lines):,} consensus labels to {output}")
