@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from hitloop.api.context import AppContext
 from hitloop.db.tables import Annotation
 from hitloop.schemas import ProjectCreate
-from hitloop.services import items, projects
+from hitloop.services import boxes, items, projects
 from hitloop.services.auth import CurrentUser
 from hitloop.types import Modality, TaskType
 from tests.servers import running_server
@@ -162,3 +163,54 @@ def test_an_image_with_no_objects_is_an_empty_answer(
     page.keyboard.press("Enter")
     wait_until_saved(page)
     assert answers(ctx, pid) == [{"boxes": []}]
+
+
+def test_suggested_boxes_are_pre_drawn_and_their_fate_is_counted(
+    page: Page, server: str, ctx: AppContext, admin: CurrentUser
+) -> None:
+    pid, [item] = boxes_project(ctx, admin, [scene()])
+    suggested = [
+        {"x": 100, "y": 100, "w": 160, "h": 200, "label": "face"},
+        {"x": 450, "y": 250, "w": 200, "h": 250, "label": "car"},
+        {"x": 10, "y": 500, "w": 50, "h": 50, "label": "car"},
+    ]
+    boxes._write_suggestions(ctx.db, pid, {item: suggested}, {"source": "test"})
+    log_in(page, server, f"/projects/{pid}/label")
+    canvas = Canvas(page)
+    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
+    expect(canvas.el).to_have_attribute("data-count", "3")
+    expect(page.locator(".box-status")).to_contain_text("suggested boxes")
+    # Keep the face, move the car, delete the stray one.
+    canvas.drag((550, 400), (570, 400))
+    page.mouse.click(*canvas.point(35, 525))
+    page.keyboard.press("Delete")
+    expect(canvas.el).to_have_attribute("data-count", "2")
+    page.keyboard.press("Enter")
+    wait_until_saved(page)
+    quality = boxes.box_quality(ctx.db, pid)
+    assert quality["edits"] == {"kept": 1, "moved": 1, "deleted": 1, "added": 0}
+
+
+def test_window_and_level_of_a_16_bit_scan(
+    page: Page, server: str, ctx: AppContext, admin: CurrentUser
+) -> None:
+    ramp = np.rint(np.linspace(1000, 3000, 400 * 300)).astype(np.uint16).reshape(300, 400)
+    out = io.BytesIO()
+    Image.fromarray(ramp).save(out, "PNG")
+    pid, _ = boxes_project(ctx, admin, [out.getvalue()])
+    log_in(page, server, f"/projects/{pid}/label")
+    canvas = Canvas(page)
+    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
+    expect(canvas.el).to_have_attribute("data-window", "1010-2990")  # 0.5th to 99.5th percentile
+    # Right-drag to the right widens the window around the same level.
+    x, y = canvas.point(200, 150)
+    page.mouse.move(x, y)
+    page.mouse.down(button="right")
+    page.mouse.move(x + 100, y, steps=5)
+    page.mouse.up(button="right")
+    page.wait_for_function("document.querySelector('.box-canvas').dataset.window !== '1010-2990'")
+    low, high = map(int, (canvas.el.get_attribute("data-window") or "").split("-"))
+    assert high - low > 1980 * 1.5 and abs((low + high) / 2 - 2000) < 5
+    assert canvas.count() == 0  # the right button draws nothing
+    page.keyboard.press("w")
+    expect(canvas.el).to_have_attribute("data-window", "1010-2990")

@@ -9,6 +9,10 @@
 // Tab selects the next box, F fits the image, arrows nudge the selected box.
 // Number keys (label.js calls setLabel) give the selected box — and boxes drawn
 // next — a label. Label names are drawn with fillText: data never becomes HTML.
+//
+// 16-bit grayscale images (medical scans) load their raw samples; drag with the
+// right button to change the window (left/right: width, up/down: level) and
+// press W to return to the automatic window.
 
 const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#469990", "#808000"];
 const HANDLE = 7; // px on screen
@@ -59,22 +63,69 @@ export class BoxEditor {
     this.canvas.setAttribute("aria-label", `Image ${item.external_id || item.id}`);
     stage.replaceChildren(this.root);
     this.resize();
-    const img = new Image();
-    img.decoding = "async";
-    img.addEventListener("load", () => {
-      if (token !== this.token) return;
-      this.image = img;
-      this.fit();
-      this.root.dataset.ready = "true";
-    });
+    this.samples = null;
+    this.source = null;
     this.root.dataset.ready = "false";
-    img.src = item.media_url;
+    this.load(item.id, token).catch((err) => {
+      if (token === this.token) this.status.textContent = `Could not load the image: ${err.message}`;
+    });
+  }
+
+  // The view (the stored image, or an 8-bit rendering of TIFF and 16-bit images) is
+  // decoded off the main thread by createImageBitmap: a 4000×3000 JPEG never blocks input.
+  async load(id, token) {
+    const res = await fetch(`/api/items/${id}/view`, { credentials: "same-origin" });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const wide = res.headers.get("X-Hitloop-Samples") === "1";
+    const bitmap = await createImageBitmap(await res.blob());
+    if (token !== this.token) return;
+    this.image = bitmap;
+    if (wide) await this.loadSamples(id, token);
+    if (token !== this.token) return;
+    this.fit();
+    this.root.dataset.ready = "true";
+  }
+
+  async loadSamples(id, token) {
+    const res = await fetch(`/api/items/${id}/samples`, { credentials: "same-origin" });
+    if (!res.ok || token !== this.token) return;
+    const width = Number(res.headers.get("X-Width"));
+    const height = Number(res.headers.get("X-Height"));
+    const data = new Uint16Array(await res.arrayBuffer());
+    if (token !== this.token || data.length !== width * height) return;
+    this.samples = { data, width, height, auto: autoWindow(data) };
+    this.source = document.createElement("canvas");
+    this.source.width = width;
+    this.source.height = height;
+    this.setWindow(this.samples.auto);
+  }
+
+  /** Window/level of a 16-bit image: samples below `low` are black, above `high` white. */
+  setWindow({ low, high }) {
+    if (!this.samples) return;
+    const lo = Math.round(clamp(low, 0, 65534));
+    const hi = Math.round(clamp(high, lo + 1, 65535));
+    this.window = { low: lo, high: hi };
+    const lut = new Uint8ClampedArray(65536);
+    const scale = 255 / (hi - lo);
+    for (let v = 0; v < 65536; v++) lut[v] = (v - lo) * scale;
+    const { data, width, height } = this.samples;
+    const ctx = this.source.getContext("2d");
+    const out = ctx.createImageData(width, height);
+    const px = new Uint32Array(out.data.buffer);
+    for (let i = 0; i < data.length; i++) {
+      const g = lut[data[i]];
+      px[i] = 0xff000000 | (g << 16) | (g << 8) | g; // little-endian RGBA
+    }
+    ctx.putImageData(out, 0, 0);
+    this.canvas.dataset.window = `${lo}-${hi}`;
+    this.redraw();
   }
 
   /** The answer: boxes inside the image, rounded to 0.01 px. */
   value() {
-    const w = this.image ? this.image.naturalWidth : Infinity;
-    const h = this.image ? this.image.naturalHeight : Infinity;
+    const w = this.image ? this.image.width : Infinity;
+    const h = this.image ? this.image.height : Infinity;
     const out = [];
     for (const b of this.boxes) {
       const x0 = clamp(b.x, 0, w);
@@ -134,6 +185,10 @@ export class BoxEditor {
       this.fit();
       return true;
     }
+    if ((key === "w" || key === "W") && this.samples) {
+      this.setWindow(this.samples.auto);
+      return true;
+    }
     const nudge = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] }[key];
     if (nudge && this.selected >= 0) {
       const step = (event.shiftKey ? 10 : 1) / this.view.scale;
@@ -171,8 +226,8 @@ export class BoxEditor {
   fit() {
     if (!this.image) return;
     const { width, height } = this.size();
-    const iw = this.image.naturalWidth;
-    const ih = this.image.naturalHeight;
+    const iw = this.image.width;
+    const ih = this.image.height;
     // Small images (icons, 8×8 digits) grow by a whole factor at most 8×; large ones shrink to fit.
     let scale = Math.min(width / iw, height / ih);
     if (scale > 1) scale = Math.min(8, Math.max(1, Math.floor(scale)));
@@ -205,8 +260,8 @@ export class BoxEditor {
 
   keepInside(b) {
     if (!this.image) return;
-    b.x = clamp(b.x, 0, this.image.naturalWidth - b.w);
-    b.y = clamp(b.y, 0, this.image.naturalHeight - b.h);
+    b.x = clamp(b.x, 0, this.image.width - b.w);
+    b.y = clamp(b.y, 0, this.image.height - b.h);
   }
 
   // ---- geometry -------------------------------------------------------------
@@ -277,6 +332,10 @@ export class BoxEditor {
       e.preventDefault();
       return;
     }
+    if (e.button === 2 && this.samples) {
+      this.drag = { kind: "window", sx: p.sx, sy: p.sy, window: { ...this.window } };
+      return;
+    }
     if (e.button !== 0) return;
     const target = this.hit(p);
     if (target.kind === "resize" || target.kind === "move") {
@@ -303,10 +362,23 @@ export class BoxEditor {
       this.redraw();
       return;
     }
+    if (d.kind === "window") {
+      // Drag right widens the window, drag down raises the level; one screen pixel ≈ 0.5% of it.
+      const width0 = d.window.high - d.window.low;
+      const centre = (d.window.high + d.window.low) / 2 + (p.sy - d.sy) * width0 * 0.005;
+      const width = Math.max(2, width0 * Math.exp((p.sx - d.sx) * 0.005));
+      if (!this.windowFrame) {
+        this.windowFrame = requestAnimationFrame(() => {
+          this.windowFrame = 0;
+          this.setWindow({ low: centre - width / 2, high: centre + width / 2 });
+        });
+      }
+      return;
+    }
     const dx = p.x - d.start.x;
     const dy = p.y - d.start.y;
-    const iw = this.image.naturalWidth;
-    const ih = this.image.naturalHeight;
+    const iw = this.image.width;
+    const ih = this.image.height;
     if (d.kind === "draw") {
       if (!d.box && Math.hypot(dx, dy) * this.view.scale < MIN_DRAW) return;
       const x0 = clamp(Math.min(d.start.x, p.x), 0, iw);
@@ -349,7 +421,7 @@ export class BoxEditor {
     const d = this.drag;
     this.drag = null;
     if (this.canvas.hasPointerCapture(e.pointerId)) this.canvas.releasePointerCapture(e.pointerId);
-    if (!d || d.kind === "pan") return;
+    if (!d || d.kind === "pan" || d.kind === "window") return;
     if (d.kind === "draw") {
       if (!d.box) {
         this.selected = -1; // a click on empty image clears the selection
@@ -465,6 +537,7 @@ export class BoxEditor {
     const next = this.labels[this.current];
     const parts = [`${this.boxes.length} box${this.boxes.length === 1 ? "" : "es"}`, `zoom ${zoom}`];
     parts.push(sel ? `selected: ${sel.label}` : `new boxes: ${next}`);
+    if (this.samples && this.window) parts.push(`window ${this.window.low}–${this.window.high} (right-drag, W resets)`);
     if (this.note) parts.push(this.note);
     this.status.textContent = parts.join(" · ");
   }
@@ -493,6 +566,30 @@ function cursorFor(target) {
 
 function isTyping(target) {
   return !!(target && target.closest && target.closest("input, textarea, select, [contenteditable]"));
+}
+
+// The 0.5th and 99.5th percentiles of the samples, from a histogram (one pass, no sort).
+function autoWindow(data) {
+  const counts = new Uint32Array(65536);
+  for (let i = 0; i < data.length; i++) counts[data[i]]++;
+  const lowRank = data.length * 0.005;
+  const highRank = data.length * 0.995;
+  let seen = 0;
+  let low = 0;
+  let high = 65535;
+  let foundLow = false;
+  for (let v = 0; v < 65536; v++) {
+    seen += counts[v];
+    if (!foundLow && seen > lowRank) {
+      low = v;
+      foundLow = true;
+    }
+    if (seen >= highRank) {
+      high = v;
+      break;
+    }
+  }
+  return { low, high: Math.max(high, low + 1) };
 }
 
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), Math.max(lo, hi));
