@@ -29,6 +29,7 @@ __all__ = [
     "faces_job",
     "get_suggestion",
     "import_coco",
+    "recent_images",
     "suggest_faces",
 ]
 
@@ -389,3 +390,21 @@ def faces_job(ctx: JobContext) -> dict[str, Any]:
         progress=progress,
         cancelled=ctx.check_cancelled,
     )
+
+
+def recent_images(db: Database, project_id: int, *, limit: int = 12) -> list[int]:
+    """Ids of the project's newest items that have an image (for thumbnails)."""
+    with db.read() as s:
+        return [
+            int(i)
+            for i in s.scalars(
+                select(items_t.c.id)
+                .where(
+                    items_t.c.project_id == project_id,
+                    items_t.c.state != ItemState.STAGED.value,
+                    items_t.c.media_sha256.is_not(None),
+                )
+                .order_by(items_t.c.id.desc())
+                .limit(limit)
+            )
+        ]

@@ -110,6 +110,7 @@ class ProjectPage(Page):
     summary: ProjectSummary
     max_upload_bytes: int
     team: Any = None  # hitloop.web.team.TeamPanel: role, members, gold accuracy, team settings
+    images: Any = None  # hitloop.web.images.ImagesPanel: thumbnails; box quality of boxes projects
 
     @property
     def project(self) -> ProjectOut:
