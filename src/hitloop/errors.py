@@ -115,9 +115,13 @@ class UnsupportedMediaError(InputError):
 
 
 class RateLimitedError(HitloopError):
-    """Too many attempts; try again later."""
+    """Too many attempts; try again later (``retry_after`` seconds, when known)."""
 
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.retry_after = retry_after
 
 
 class QueueEmptyError(HitloopError):

@@ -19,6 +19,7 @@ from fastapi import Depends, Path, Request, Response
 from hitloop.api.context import AppContext
 from hitloop.errors import AuthenticationError, PermissionDeniedError
 from hitloop.schemas import MAX_ID
+from hitloop.services import auth as auth_service
 from hitloop.services import policy
 from hitloop.services.auth import CurrentUser, resolve_session, resolve_token, token_hash
 from hitloop.services.policy import Action, ProjectAccess
@@ -40,6 +41,7 @@ __all__ = [
     "ProjectReader",
     "Reviewer",
     "User",
+    "client_address",
     "context",
     "current_user",
     "identify",
@@ -48,6 +50,7 @@ __all__ = [
     "project_permission",
     "require_user",
     "set_session_cookie",
+    "start_session",
 ]
 
 SESSION_COOKIE = "hitloop_session"
@@ -174,6 +177,31 @@ MemberManager = Annotated[ProjectAccess, Depends(project_permission(Action.MANAG
 GoldManager = Annotated[ProjectAccess, Depends(project_permission(Action.MANAGE_GOLD))]
 AuditReader = Annotated[ProjectAccess, Depends(project_permission(Action.READ_AUDIT))]
 ItemReader = Annotated[ProjectAccess, Depends(item_permission(Action.READ_ITEMS))]
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, for login throttling (behind a proxy, run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else None
+
+
+def start_session(request: Request, response: Response, ctx: AppContext, user_id: int) -> str:
+    """Log a browser in with a brand-new session id and its cookie; returns the CSRF token.
+
+    Whatever session cookie came with the login request is ended first, so a
+    session id planted in a victim's browser (session fixation) never becomes
+    a logged-in session.
+    """
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        _end_session(ctx, old)
+    secret, csrf = auth_service.create_session(ctx.db, user_id, days=ctx.settings.session_days)
+    set_session_cookie(response, ctx, secret)
+    return csrf
+
+
+def _end_session(ctx: AppContext, secret: str) -> None:
+    auth_service.end_session(ctx.db, secret)
+    ctx.db.memo.pop(CACHE_KEY, None)
 
 
 def set_session_cookie(response: Response, ctx: AppContext, secret: str) -> None:

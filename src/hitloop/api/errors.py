@@ -93,6 +93,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HitloopError)
     async def _hitloop(_request: Request, exc: HitloopError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            headers = {"Retry-After": str(exc.retry_after)}
         return _json(status_for(exc), exc.to_payload(), headers)
 
     @app.exception_handler(RequestValidationError)

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from hitloop.db.engine import Database
 from hitloop.db.tables import ApiToken, Session, User
 from hitloop.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from hitloop.services import throttle
 from hitloop.services.audit import record_event
 from hitloop.services.passwords import hash_password, verify_password
 
@@ -77,16 +78,25 @@ def list_users(db: Database) -> list[CurrentUser]:
         return [_user(u) for u in s.scalars(select(User).order_by(User.id))]
 
 
-def login(db: Database, username: str, password: str) -> CurrentUser:
-    """Check a username and password; the same error whichever part is wrong."""
+def login(db: Database, username: str, password: str, *, address: str | None = None) -> CurrentUser:
+    """Check a username and password; the same error whichever part is wrong.
+
+    Repeated failures lock the username and the client ``address`` for a while
+    (hitloop.services.throttle): RateLimitedError, before any password check.
+    """
+    names = throttle.keys(username, address)
+    throttle.check(db, names)
     with db.read() as s:
         row = s.scalar(select(User).where(User.username == username))
     if row is None or not row.is_active:
         # Spend the same time as a real check so timing does not reveal usernames.
         verify_password(password, _dummy_hash())
+        throttle.failed(db, names)
         raise AuthenticationError("wrong username or password")
     if not verify_password(password, row.password_hash):
+        throttle.failed(db, names)
         raise AuthenticationError("wrong username or password")
+    throttle.succeeded(db, username)
     return _user(row)
 
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, IdPath, set_session_cookie
+from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, IdPath, client_address, start_session
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
 from hitloop.services import auth, policy, projects
@@ -32,7 +32,6 @@ from hitloop.web.contexts import (
     ProjectSummary,
 )
 from hitloop.web.forms import describe, parse_project_form
-from hitloop.web.images import images_panel
 from hitloop.web.rendering import STATIC_DIR, CachedStaticFiles, PageRenderer, static_versions
 from hitloop.web.session import (
     LoginRequiredError,
@@ -104,13 +103,12 @@ def login_submit(
     # No CSRF token here: a login starts a new session and rides on no existing one.
     target = safe_next(next)
     try:
-        user = auth.login(ctx.db, username.strip(), password)
+        user = auth.login(ctx.db, username.strip(), password, address=client_address(request))
     except HitloopError as exc:
         page = LoginPage(username=username, next_url=target, error=exc.message)
         return _renderer(request).render(request, "login.html", page, status_code=status_for(exc))
-    secret, _csrf = auth.create_session(ctx.db, user.id, days=ctx.settings.session_days)
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, ctx, secret)
+    start_session(request, response, ctx, user.id)
     return response
 
 
@@ -168,7 +166,6 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = ProjectPage(
         team=team_panel(ctx, access),
-        images=images_panel(ctx, access, project),
         title=project.name,
         user=user,
         json_url=f"/api/projects/{project_id}",

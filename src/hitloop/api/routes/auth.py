@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Admin, Ctx, IdPath, User, set_session_cookie
+from hitloop.api.deps import (
+    CACHE_KEY,
+    SESSION_COOKIE,
+    Admin,
+    Ctx,
+    IdPath,
+    User,
+    client_address,
+    start_session,
+)
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.schemas import LoginRequest, Me, TokenCreate, TokenOut, UserCreate, UserOut
 from hitloop.services import auth
@@ -17,10 +26,10 @@ def _user_out(user: auth.CurrentUser) -> UserOut:
 
 
 @router.post("/login", response_model=Me)
-def login(body: LoginRequest, ctx: Ctx, response: Response) -> Me:
-    user = auth.login(ctx.db, body.username, body.password)
-    secret, csrf = auth.create_session(ctx.db, user.id, days=ctx.settings.session_days)
-    set_session_cookie(response, ctx, secret)
+def login(body: LoginRequest, ctx: Ctx, request: Request, response: Response) -> Me:
+    """Start a session; repeated failures answer 429 with Retry-After (per username and address)."""
+    user = auth.login(ctx.db, body.username, body.password, address=client_address(request))
+    csrf = start_session(request, response, ctx, user.id)
     return Me(user=_user_out(user), csrf_token=csrf)
 
 
