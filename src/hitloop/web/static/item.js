@@ -7,7 +7,8 @@ export function renderItem(stage, meta, item) {
     img.className = "item-image";
     img.alt = `Image ${item.external_id || item.id}`;
     img.addEventListener("load", () => sizeImage(img, stage));
-    img.src = item.media_url;
+    // The view: the stored image, or an 8-bit rendering of TIFF and 16-bit scans (docs/images.md).
+    img.src = item.media_url.replace(/\/media$/, "/view");
     stage.replaceChildren(img);
   } else {
     const text = document.createElement("div");
