@@ -7,6 +7,7 @@ from typing import Any
 
 from hitloop.hookspecs import hookimpl
 from hitloop.ml.audio import AudioMfcc
+from hitloop.ml.embeddings import MiniLmEmbedding
 from hitloop.ml.featurizers import ImageHog, ImagePixels, StackedFeatures, TextTfidf, WordLlamaEmbedding
 from hitloop.ml.learners import LabelSpreadingLearner, LogisticLearner
 from hitloop.ml.remote import RemoteLearner
@@ -29,6 +30,7 @@ def hitloop_featurizers() -> Mapping[str, Callable[..., Any]]:
     return {
         "tfidf": TextTfidf,
         "wordllama": WordLlamaEmbedding,
+        "minilm": MiniLmEmbedding,
         "pixels": ImagePixels,
         "hog": ImageHog,
         "mfcc": AudioMfcc,

@@ -62,7 +62,7 @@ class MyPlugin:
 def test_builtins_register_through_the_hooks() -> None:
     assert set(plugins.strategies()) == set(STRATEGIES)
     assert {"logistic", "label-spreading", "remote"} <= set(plugins.learners())
-    assert {"tfidf", "pixels", "hog", "wordllama"} <= set(plugins.featurizers())
+    assert {"tfidf", "pixels", "hog", "wordllama", "minilm"} <= set(plugins.featurizers())
     assert isinstance(plugins.make_learner("logistic", C=2.0), LogisticLearner)
     assert plugins.make_strategy("margin", batch="diverse").get_params()["batch"] == "diverse"
     assert plugins.make_featurizer("tfidf", char_ngrams=True).char_ngrams is True

