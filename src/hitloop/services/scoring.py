@@ -239,8 +239,10 @@ def _write(
                 changed = round(flips / len(compared), 4)
     now = time.time()
     total = len(unlabeled)
+    # Head of the queue first: the items served next get their new order and suggestion soonest.
+    ordered = unlabeled[np.argsort(-priority[unlabeled], kind="stable")]
     for start in range(0, total, WRITE_BATCH):
-        rows = unlabeled[start : start + WRITE_BATCH]
+        rows = ordered[start : start + WRITE_BATCH]
         with db.driver_write() as conn:
             _PRIORITY.run(conn, [(float(priority[i]), int(ids[i])) for i in rows])
             if P is not None:

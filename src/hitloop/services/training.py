@@ -28,7 +28,8 @@ from hitloop.db.sql import Statement
 from hitloop.db.tables import ModelVersion, Project
 from hitloop.errors import InputError, NotFoundError
 from hitloop.jobs import JobContext
-from hitloop.ml.learners import LabelSpreadingLearner
+from hitloop.ml.calibration import fit_temperature
+from hitloop.ml.learners import LabelSpreadingLearner, LogisticLearner
 from hitloop.schemas import LearningCurvePoint, ModelsOut, ModelVersionOut
 from hitloop.services import features as feature_service
 from hitloop.services.loop_settings import build_learner, loop_settings_of
@@ -120,13 +121,19 @@ def has_model(db: Database, project_id: int) -> bool:
         )
 
 
-def _cross_validate(learner: Any, X: Any, y: np.ndarray[Any, Any]) -> dict[str, Any]:
-    """Accuracy and macro-F1 of the learner on held-out folds of the labeled items."""
+def _cross_validate(learner: Any, X: Any, y: np.ndarray[Any, Any]) -> tuple[dict[str, Any], Any]:
+    """Accuracy and macro-F1 on held-out folds of the labeled items, and the out-of-fold logits.
+
+    The folds are made like those of the learners' own temperature calibration
+    (stratified, shuffled, seed 0, at most five), so a calibrated linear learner
+    can reuse the out-of-fold logits instead of refitting folds (:func:`_fit`).
+    """
     counts = Counter(y.tolist())
     folds = min(CV_FOLDS, min(counts.values())) if len(counts) > 1 else 0
     if folds < 2:
-        return {"accuracy": None, "accuracy_std": None, "f1_macro": None, "cv_folds": 0}
+        return {"accuracy": None, "accuracy_std": None, "f1_macro": None, "cv_folds": 0}, None
     accuracies, f1s = [], []
+    oof: Any = None
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
         fold = clone(learner)
@@ -134,14 +141,38 @@ def _cross_validate(learner: Any, X: Any, y: np.ndarray[Any, Any]) -> dict[str, 
             fold.set_params(calibrate=False)  # temperature scaling never changes the predicted class
         fold.fit(X[train_idx], y[train_idx])
         predicted = np.asarray(fold.predict(X[test_idx]))
+        if hasattr(fold, "decision_function"):
+            logits = np.asarray(fold.decision_function(X[test_idx]), dtype=np.float64)
+            if oof is None:
+                oof = np.empty((len(y), logits.shape[1]))
+            oof[test_idx] = logits
         accuracies.append(float(np.mean(predicted == y[test_idx])))
         f1s.append(float(f1_score(y[test_idx], predicted, average="macro", zero_division=0)))
-    return {
+    metrics = {
         "accuracy": round(float(np.mean(accuracies)), 4),
         "accuracy_std": round(float(np.std(accuracies)), 4),
         "f1_macro": round(float(np.mean(f1s)), 4),
         "cv_folds": folds,
     }
+    return metrics, oof
+
+
+def _fit(learner: Any, X_labeled: Any, y: np.ndarray[Any, Any], oof: Any, classes: list[str]) -> Any:
+    """Fit a supervised learner; a calibrated logistic model takes its temperature from ``oof``.
+
+    ``LogisticLearner(calibrate=True)`` would refit five folds much like those
+    :func:`_cross_validate` just fitted; fitting once uncalibrated and fitting
+    the temperature to those out-of-fold logits is the same method (a
+    cross-validated temperature) at about half the cost.
+    """
+    if isinstance(learner, LogisticLearner) and learner.calibrate and oof is not None:
+        learner.set_params(calibrate=False)
+        learner.fit(X_labeled, y)
+        learner.set_params(calibrate=True)
+        codes = np.array([classes.index(v) for v in y.tolist()], dtype=np.intp)
+        learner.temperature_ = fit_temperature(oof, codes)
+        return learner
+    return learner.fit(X_labeled, y)
 
 
 def _project(db: Database, project_id: int) -> Project:
@@ -183,7 +214,7 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     ctx.progress(0.3, f"training on {len(ids)} labels", force=True)
     started = time.monotonic()
     try:
-        metrics = _cross_validate(learner, bundle.X[rows], y)
+        metrics, oof = _cross_validate(learner, bundle.X[rows], y)
         ctx.check_cancelled()
         if isinstance(learner, LabelSpreadingLearner):
             # Semi-supervised: the whole pool, unlabeled rows marked None.
@@ -191,7 +222,7 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
             y_pool[rows] = y
             learner.fit(bundle.X, y_pool)
         else:
-            learner.fit(bundle.X[rows], y)
+            _fit(learner, bundle.X[rows], y, oof, list(project.labels))
     except ValueError as exc:
         raise InputError(f"the learner failed: {exc}", field="learner") from None
     metrics.update(

@@ -11,6 +11,7 @@ import { Feed } from "./feed.js";
 import { AnswerHistory } from "./history.js";
 import { renderItem as drawItem } from "./item.js";
 import { Outbox } from "./outbox.js";
+import { preselect, renderSuggestion, shownFor } from "./suggest.js";
 
 const config = JSON.parse(document.getElementById("hl-config").textContent);
 const project = config.project;
@@ -102,6 +103,7 @@ function present(cur) {
   current = cur;
   if (editor) showBoxes(cur);
   else drawItem(ui.stage, ui.meta, cur.item);
+  if (!editor) renderSuggestion(ui.stage, cur.item, { reviewing: !!cur.entry });
   renderChoice();
   renderMode();
 }
@@ -126,7 +128,7 @@ function chosenFrom(entry) {
 function advance() {
   const item = feed.take();
   if (item) {
-    present({ item, chosen: new Set(), started: performance.now(), entry: null });
+    present({ item, chosen: preselect(item, labels, project.task), started: performance.now(), entry: null });
   } else {
     current = null;
     renderChoice();
@@ -278,7 +280,7 @@ function answer(choice) {
   const value = choice.value || null;
   const job = {
     url: `/api/items/${cur.item.id}/annotations`,
-    body: { ...choice, client_key: newClientKey(), seconds: secondsOn(cur) },
+    body: { ...choice, client_key: newClientKey(), seconds: secondsOn(cur), shown: shownFor(cur.item, project.task) },
     itemId: cur.item.id,
   };
   const entry = cur.entry;
