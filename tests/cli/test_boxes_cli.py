@@ -83,3 +83,18 @@ def test_a_bad_coco_file_names_the_field_and_imports_nothing(
     result = run("coco", "import", pid, path, expect=2)
     assert f"{path}, field 'images[0].file_name'" in result.stderr and "no such image" in result.stderr
     assert count(ctx, Item) == 0
+
+
+def test_dicom_import(run: Run, ctx: AppContext, tmp_path: Path) -> None:
+    pytest.importorskip("pydicom")
+    import numpy as np
+
+    from tests.services.test_dicom import write_dicom
+
+    pid = projects.create_project(ctx.db, None, ProjectCreate(name="ct", labels=["a"], modality="image")).id
+    write_dicom(tmp_path / "scans" / "a.dcm", np.full((20, 30), 1500, np.uint16))
+    assert "Imported 1 DICOM images" in run("dicom", "import", pid, tmp_path / "scans").stdout
+    (tmp_path / "scans" / "b.dcm").write_bytes(b"junk" * 100)
+    result = run("dicom", "import", pid, tmp_path / "scans", expect=2)
+    assert "b.dcm" in result.stderr and "not a DICOM file" in result.stderr
+    assert count(ctx, Item) == 1

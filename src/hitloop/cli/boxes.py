@@ -1,4 +1,4 @@
-"""``hitloop faces`` and ``hitloop coco``: face suggestions and COCO files for boxes projects."""
+"""Image commands: ``hitloop faces`` (suggestions), ``hitloop coco`` (COCO files), ``hitloop dicom``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from hitloop.cli.options import open_context, quiet_option, settings_options
 from hitloop.cli.progress import progress_bar
 from hitloop.errors import InputError
 from hitloop.services import boxes
+from hitloop.services import dicom as dicom_service
 from hitloop.settings import Settings
 
-__all__ = ["coco", "faces"]
+__all__ = ["coco", "dicom", "faces"]
 
 
 @click.command("faces")
@@ -112,3 +113,29 @@ def coco_export(project_id: int, output: str, settings: Settings) -> None:
         raise InputError(f"cannot write the file: {exc.strerror or exc}", file=output) from None
     n = len(document["annotations"])
     click.echo(f"Wrote {len(document['images']):,} images and {n:,} boxes to {output}")
+
+
+@click.group("dicom")
+def dicom() -> None:
+    """DICOM files (needs the dicom extra: pip install 'hitloop[dicom]')."""
+
+
+@dicom.command("import")
+@click.argument("project_id", type=int)
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@quiet_option
+@settings_options
+def dicom_import(project_id: int, path: Path, quiet: bool, settings: Settings) -> None:
+    """Import a DICOM file, or the .dcm/.dicom files under a folder, into an image project.
+
+    Each becomes a 16-bit grayscale PNG (window/level in the box editor) with
+    its technical tags (modality, size, pixel spacing, window, rescale) in the
+    item's metadata. Patient and study tags are not stored. All or nothing:
+    a file that is not DICOM, multi-frame, color or undecodable stops the
+    import, naming it.
+    """
+    with open_context(settings) as ctx, progress_bar(None, unit="images", quiet=quiet) as bar:
+        result = dicom_service.import_dicom(
+            ctx.db, ctx.media, project_id, None, path, limits=ctx.limits, progress=bar.update
+        )
+    click.echo(f"Imported {result.created:,} DICOM images from {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hitloop.cli.audit import audit, consensus
-from hitloop.cli.boxes import coco, faces
+from hitloop.cli.boxes import coco, dicom, faces
 from hitloop.cli.database import db
 from hitloop.cli.demo import demo
 from hitloop.cli.errors import ErrorReportingGroup
@@ -39,6 +39,7 @@ cli.add_command(train)
 cli.add_command(jobs)
 cli.add_command(faces)
 cli.add_command(coco)
+cli.add_command(dicom)
 
 
 def main() -> None:
