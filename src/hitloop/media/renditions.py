@@ -77,7 +77,10 @@ def thumbnail(store: MediaStore, sha256: str, *, size: int = 256) -> tuple[Path,
         path = _derived(store, sha256, suffix)
         if path.exists():
             return path, kind
-    with _open(store, sha256) as original:
+    with Image.open(store.path_for(sha256)) as original:
+        # JPEG decodes straight to a 1/2, 1/4 or 1/8 scale: a 4000x3000 photo costs a fraction.
+        original.draft("RGB", (size, size))
+        original.load()
         image = _to_8bit(original)
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
