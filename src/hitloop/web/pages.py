@@ -33,6 +33,7 @@ from hitloop.web.contexts import (
 )
 from hitloop.web.forms import describe, parse_project_form
 from hitloop.web.rendering import STATIC_DIR, CachedStaticFiles, PageRenderer, static_versions
+from hitloop.web.review_pages import install_review_pages, quality_panel
 from hitloop.web.session import (
     LoginRequiredError,
     check_csrf,
@@ -166,6 +167,7 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = ProjectPage(
         team=team_panel(ctx, access),
+        quality=quality_panel(ctx, access, project),
         title=project.name,
         user=user,
         json_url=f"/api/projects/{project_id}",
@@ -191,6 +193,8 @@ def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
 
 # The team panel's forms (members, team settings) on the project page.
 install_team_forms(router)
+# The review and audit pages, and the review form.
+install_review_pages(router)
 
 
 def install_web(app: FastAPI) -> None:
