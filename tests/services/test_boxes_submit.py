@@ -107,3 +107,17 @@ def test_a_boxes_project_needs_images(db: Database) -> None:
     with pytest.raises(InputError) as err:
         projects.create_project(db, None, ProjectCreate(name="t", task=TaskType.BOXES, labels=["x"]))
     assert err.value.field == "modality"
+
+
+def test_box_answers_queue_no_training(db: Database, media: MediaStore) -> None:
+    # The model loop learns classify projects; a boxes project's answers must not start train jobs.
+    from hitloop.jobs import records
+    from hitloop.services.loop_settings import DEFAULT_RETRAIN_EVERY
+
+    user, pid, _ = _setup(db, media)
+    for i in range(DEFAULT_RETRAIN_EVERY + 1):
+        item = items.add_image(
+            db, media, pid, user, _png(20 + i, 20), filename=f"{i}.png", limits=ItemLimits()
+        )
+        annotations.submit(db, user, item, AnnotationIn(value={"boxes": []}, client_key=f"no-train-{i:04d}"))
+    assert records.list_jobs(db, project_id=pid) == []

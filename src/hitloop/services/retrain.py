@@ -20,6 +20,7 @@ from hitloop.errors import NotFoundError
 from hitloop.jobs import records
 from hitloop.schemas import JobOut
 from hitloop.services.loop_settings import loop_settings_of
+from hitloop.types import TaskType
 
 __all__ = ["count_label", "enqueue_due", "maybe_retrain", "remember_threshold", "request_training"]
 
@@ -94,7 +95,8 @@ def _check(db: Database, project_id: int, ignore_job: int | None) -> tuple[JobOu
     """(the job queued or None, labels that still count toward the next job)."""
     with db.write() as s:
         project = s.get(Project, project_id, with_for_update=True)
-        if project is None:
+        # The model loop learns classify projects only; boxes answers must not queue train jobs that fail.
+        if project is None or project.task != TaskType.CLASSIFY.value:
             return None, 0
         loop = loop_settings_of(project.settings)
         remember_threshold(db, project_id, loop.retrain_every)
