@@ -34,6 +34,7 @@ __all__ = ["Explainer", "rescore", "score", "score_job", "write_batch_size"]
 
 CHUNK = 20_000
 WRITE_BATCH = 2_000
+EXPLAIN_HEAD = 10_000
 TOP_WORDS = 6
 NEIGHBORS = 3
 TOP_PROBS = 5
@@ -62,24 +63,31 @@ class Explainer:
         return [None] * X.shape[0]
 
     def _words(self, X: Any, predicted: NDArray[np.intp]) -> list[dict[str, Any] | None]:
+        """Per row, the words with the largest positive weight × TF-IDF, computed for all rows at once."""
         assert self.word_weights is not None and self.words is not None
         n_words = self.word_weights.shape[1]
         Xw = sp.csr_matrix(X)[:, :n_words]
-        out: list[dict[str, Any] | None] = []
-        indptr, indices, data = Xw.indptr, Xw.indices, Xw.data
-        for r in range(Xw.shape[0]):
-            cols = indices[indptr[r] : indptr[r + 1]]
-            if len(cols) == 0:
-                out.append(None)
-                continue
-            contrib = data[indptr[r] : indptr[r + 1]] * self.word_weights[predicted[r], cols]
-            top = np.argsort(-contrib)[:TOP_WORDS]
-            top = top[contrib[top] > 0]
-            out.append(
-                {"words": [[str(self.words[cols[t]]), round(float(contrib[t]), 4)] for t in top]}
-                if len(top)
-                else None
-            )
+        n = Xw.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(Xw.indptr))
+        contrib = Xw.data * self.word_weights[predicted[rows], Xw.indices]
+        keep = contrib > 0
+        rows, cols, contrib = rows[keep], Xw.indices[keep], contrib[keep]
+        order = np.lexsort((-contrib, rows))  # by row, then strongest first
+        rows, cols, contrib = rows[order], cols[order], contrib[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        top = rank < TOP_WORDS
+        out: list[dict[str, Any] | None] = [None] * n
+        for r, word, weight in zip(
+            rows[top].tolist(),
+            self.words[cols[top]].tolist(),
+            np.round(contrib[top], 4).tolist(),
+            strict=True,
+        ):
+            entry = out[r]
+            if entry is None:
+                out[r] = {"words": [[word, weight]]}
+            else:
+                entry["words"].append([word, weight])
         return out
 
     def _neighbors(self, X: Any) -> list[dict[str, Any] | None]:
@@ -127,14 +135,17 @@ def make_explainer(bundle: feature_service.FeatureBundle, learner: Any, labeled_
 
 
 # Runs on Dask workers too: module level, arguments pickled.
-def _score_chunk(
-    args: tuple[Any, Any, Explainer],
-) -> tuple[NDArray[np.float64], list[dict[str, Any] | None]]:
-    learner, X, explainer = args
+def _proba_chunk(args: tuple[Any, Any]) -> NDArray[np.float64]:
+    learner, X = args
     P = np.asarray(learner.predict_proba(X), dtype=np.float64)
     if not np.isfinite(P).all():
         raise ValueError("the learner returned NaN or infinite probabilities")
-    return P, explainer.explain(X, np.argmax(P, axis=1))
+    return P
+
+
+def _explain_chunk(args: tuple[Explainer, Any, NDArray[np.intp]]) -> list[dict[str, Any] | None]:
+    explainer, X, predicted = args
+    return explainer.explain(X, predicted)
 
 
 _PRIORITY = Statement("UPDATE items SET priority = ? WHERE id = ?")
@@ -173,24 +184,21 @@ def score(
     """Suggestions and priorities for the project's unlabeled items; returns counts and ``changed``."""
     loop = loop_settings_of(project.settings)
     strategy = build_strategy(loop)
-    labeled_ids = np.array(sorted(i for i in labels if i in _id_set(bundle)), dtype=np.int64)
+    known = np.fromiter(labels, dtype=np.int64, count=len(labels))
+    labeled_ids = np.sort(known[np.isin(known, bundle.ids)])
     labeled_rows = bundle.positions(labeled_ids)
     is_labeled = np.zeros(len(bundle.ids), dtype=bool)
     is_labeled[labeled_rows] = True
     unlabeled = np.flatnonzero(~is_labeled).astype(np.intp)
     n = len(bundle.ids)
     P: NDArray[np.float64] | None = None
-    explanations: list[dict[str, Any] | None] = []
     if learner is not None:
-        explainer = make_explainer(bundle, learner, labeled_rows)
-        chunks = [(learner, bundle.X[i : i + CHUNK], explainer) for i in range(0, n, CHUNK)]
+        chunks = [(learner, bundle.X[i : i + CHUNK]) for i in range(0, n, CHUNK)]
         ctx.progress(0.6, f"predicting {n} items in {len(chunks)} chunks", force=True)
         try:
-            parts = ctx.map(_score_chunk, chunks)
+            P = np.vstack(ctx.map(_proba_chunk, chunks))
         except ValueError as exc:
             raise InputError(f"scoring failed: {exc}", field="learner") from None
-        P = np.vstack([p for p, _ in parts])
-        explanations = [e for _, chunk in parts for e in chunk]
     ctx.check_cancelled()
     ctx.progress(0.75, f"ranking with {loop.strategy}", force=True)
     y = np.array([labels[int(i)] for i in labeled_ids], dtype=object)
@@ -204,13 +212,22 @@ def score(
     order = _order(scores, np.asarray(batch, dtype=np.intp), unlabeled)
     priority = np.empty(n)
     priority[order] = (len(order) - np.arange(len(order))) / max(len(order), 1)
+    explanations: dict[int, dict[str, Any] | None] = {}
+    if P is not None:
+        # Only the head of the queue: items further back are rescored before anyone sees them.
+        head = order[:EXPLAIN_HEAD]
+        explainer = make_explainer(bundle, learner, labeled_rows)
+        predicted = np.argmax(P, axis=1)
+        parts = [
+            (explainer, bundle.X[head[i : i + CHUNK]], predicted[head[i : i + CHUNK]])
+            for i in range(0, len(head), CHUNK)
+        ]
+        ctx.progress(0.7, f"explaining the first {len(head)} items", force=True)
+        flat = [e for part in ctx.map(_explain_chunk, parts) for e in part]
+        explanations = dict(zip(head.tolist(), flat, strict=True))
     ctx.check_cancelled()
     changed = _write(ctx, project.id, bundle, learner, version_id, P, explanations, unlabeled, priority)
     return {"scored": len(unlabeled), "batch": [int(bundle.ids[i]) for i in batch], "changed": changed}
-
-
-def _id_set(bundle: feature_service.FeatureBundle) -> set[int]:
-    return set(bundle.ids.tolist())
 
 
 def _write(
@@ -220,47 +237,55 @@ def _write(
     learner: Any,
     version_id: int | None,
     P: NDArray[np.float64] | None,
-    explanations: list[dict[str, Any] | None],
+    explanations: dict[int, dict[str, Any] | None],
     unlabeled: NDArray[np.intp],
     priority: NDArray[np.float64],
 ) -> float | None:
     db: Database = ctx.db
     ids = bundle.ids
     changed: float | None = None
-    if P is not None:
-        classes = [str(c) for c in learner.classes_]
-        best = np.argmax(P, axis=1)
+    classes = [str(c) for c in learner.classes_] if P is not None else []
+    best = np.argmax(P, axis=1) if P is not None else None
+    if P is not None and best is not None:
         with db.driver_read() as conn:
-            previous = dict(_PREVIOUS.run(conn, {"p": project_id}).all())
+            cursor = conn.raw.cursor()
+            cursor.execute(_PREVIOUS.render(conn.dialect), {"p": project_id})
+            previous = dict(cursor.fetchall())
         if previous:
-            compared = [i for i in unlabeled if int(ids[i]) in previous]
-            if compared:
-                flips = sum(previous[int(ids[i])] != classes[best[i]] for i in compared)
-                changed = round(flips / len(compared), 4)
+            pairs = [
+                (previous[i], classes[b])
+                for i, b in zip(ids[unlabeled].tolist(), best[unlabeled].tolist(), strict=True)
+                if i in previous
+            ]
+            if pairs:
+                changed = round(sum(old != new for old, new in pairs) / len(pairs), 4)
     now = time.time()
     total = len(unlabeled)
     # Head of the queue first: the items served next get their new order and suggestion soonest.
     ordered = unlabeled[np.argsort(-priority[unlabeled], kind="stable")]
     for start in range(0, total, WRITE_BATCH):
         rows = ordered[start : start + WRITE_BATCH]
+        item_ids = ids[rows].tolist()
         with db.driver_write() as conn:
-            _PRIORITY.run(conn, [(float(priority[i]), int(ids[i])) for i in rows])
-            if P is not None:
+            _PRIORITY.run(conn, list(zip(priority[rows].tolist(), item_ids, strict=True)))
+            if P is not None and best is not None:
+                batch_p = P[rows]
+                top = np.argsort(-batch_p, axis=1)[:, :TOP_PROBS]
+                top_p = np.round(np.take_along_axis(batch_p, top, axis=1), 6).tolist()
                 params = []
-                for i in rows:
-                    p = P[i]
-                    label = classes[best[i]]
-                    top = np.argsort(-p)[:TOP_PROBS]
+                for k, (item_id, row) in enumerate(zip(item_ids, rows.tolist(), strict=True)):
+                    label = classes[best[row]]
+                    probs = dict(zip((classes[c] for c in top[k]), top_p[k], strict=True))
                     params.append(
                         (
-                            int(ids[i]),
+                            item_id,
                             project_id,
                             version_id,
                             json_in(conn, {"label": label}),
                             label,
-                            round(float(p[best[i]]), 6),
-                            json_in(conn, {classes[k]: round(float(p[k]), 6) for k in top}),
-                            json_in(conn, explanations[i]),
+                            top_p[k][0],
+                            json_in(conn, probs),
+                            json_in(conn, explanations.get(row)),
                             now,
                         )
                     )
