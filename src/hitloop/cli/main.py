@@ -10,6 +10,7 @@ from hitloop.cli.database import db
 from hitloop.cli.demo import demo
 from hitloop.cli.errors import ErrorReportingGroup
 from hitloop.cli.jobs import jobs, train
+from hitloop.cli.members import gold, members, team
 from hitloop.cli.projects import projects
 from hitloop.cli.serve import serve
 from hitloop.cli.simulate import simulate_command
@@ -34,6 +35,8 @@ for command in (serve, demo, users, tokens, projects, import_items, export_annot
     cli.add_command(command)
 cli.add_command(simulate_command)
 cli.add_command(audit)
+for command in (members, team, gold):
+    cli.add_command(command)
 cli.add_command(consensus)
 cli.add_command(train)
 cli.add_command(jobs)

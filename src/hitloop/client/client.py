@@ -19,6 +19,7 @@ from hitloop.client.bodies import ItemLike
 from hitloop.client.loop import LoopMethods
 from hitloop.client.models import Health, HistoryEntry, ImagesResult, Me, ReleaseResult
 from hitloop.client.session import HttpSession, parse
+from hitloop.client.team import TeamMethods
 from hitloop.errors import HitloopError, InputError
 from hitloop.schemas import (
     AddItemsResult,
@@ -44,7 +45,7 @@ Answer = str | Iterable[str] | Mapping[str, Any] | None
 ExportFormat = Literal["jsonl", "csv", "parquet"]
 
 
-class Client(LoopMethods):
+class Client(LoopMethods, TeamMethods):
     """A hitloop server over HTTP.
 
     ``token`` defaults to the ``HITLOOP_TOKEN`` environment variable. Requests
