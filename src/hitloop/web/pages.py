@@ -32,6 +32,7 @@ from hitloop.web.contexts import (
     ProjectSummary,
 )
 from hitloop.web.forms import describe, parse_project_form
+from hitloop.web.images import images_panel
 from hitloop.web.rendering import STATIC_DIR, CachedStaticFiles, PageRenderer, static_versions
 from hitloop.web.review_pages import install_review_pages, quality_panel
 from hitloop.web.session import (
@@ -167,6 +168,7 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     project = projects.get_project(ctx.db, project_id, with_stats=True)
     page = ProjectPage(
         team=team_panel(ctx, access),
+        images=images_panel(ctx, access, project),
         quality=quality_panel(ctx, access, project),
         title=project.name,
         user=user,
