@@ -158,3 +158,11 @@ def test_non_classify_projects_and_missing_projects(ctx: Any) -> None:
     assert info.value.field == "task"
     with pytest.raises(NotFoundError):
         consensus.consensus(ctx.db, 999)
+
+
+def test_training_takes_the_consensus_labels(ctx: Any, crowd: dict[str, Any]) -> None:
+    from hitloop.services import training
+
+    assert training.training_labels(ctx.db, crowd["project"]) == consensus.consensus_labels(
+        ctx.db, crowd["project"]
+    )

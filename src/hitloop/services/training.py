@@ -32,6 +32,7 @@ from hitloop.ml.calibration import fit_temperature
 from hitloop.ml.learners import LabelSpreadingLearner, LogisticLearner
 from hitloop.schemas import LearningCurvePoint, ModelsOut, ModelVersionOut
 from hitloop.services import features as feature_service
+from hitloop.services.consensus import consensus_labels
 from hitloop.services.loop_settings import build_learner, loop_settings_of
 from hitloop.types import TaskType
 
@@ -62,8 +63,10 @@ def training_labels(db: Database, project_id: int) -> dict[int, str]:
     """One label per labeled item: the majority of its current (not superseded, not skipped) answers.
 
     Each person's latest answer counts once. A tie goes to the label answered
-    first among the tied ones. The teams work may swap this for consensus
-    aggregation; training and scoring only call this function.
+    first among the tied ones. When some items have several answers (overlap),
+    those take the project's consensus label instead (:mod:`hitloop.services.consensus`:
+    Dawid–Skene once enough items are shared, majority vote before); training and
+    scoring only call this function.
     """
     by_item: dict[int, list[str]] = {}
     with db.driver_read() as conn:
@@ -77,6 +80,13 @@ def training_labels(db: Database, project_id: int) -> dict[int, str]:
         counts = Counter(answers)
         top = max(counts.values())
         out[item_id] = next(a for a in answers if counts[a] == top)
+    if any(len(answers) > 1 for answers in by_item.values()):
+        try:
+            agreed = consensus_labels(db, project_id)
+        except InputError:
+            # e.g. model-assisted consensus before the first model scored the items: majority it is.
+            return out
+        return {item_id: agreed.get(item_id, label) for item_id, label in out.items()}
     return out
 
 
