@@ -1,0 +1,88 @@
+"""Image projects in the loop (features from media, nearest labeled examples); the stopping signal."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+from sqlalchemy import select
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import Suggestion
+from hitloop.jobs import JobRunner, records
+from hitloop.media.store import MediaStore
+from hitloop.schemas import AnnotationIn, LearningCurvePoint, ProjectCreate
+from hitloop.services import annotations, auth, items, projects, retrain
+from hitloop.services.items import ItemLimits
+from hitloop.services.jobs import builtin_jobs
+from hitloop.services.training import stopping_signal
+from hitloop.settings import Settings
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((pixels * 15).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_an_image_project_trains_and_explains_by_nearest_labeled_items(
+    db: Database, settings: Settings
+) -> None:
+    digits = load_digits(n_class=2)
+    user = auth.create_user(db, "ann", "ann-password").id
+    spec = ProjectCreate(name="digits", modality="image", labels=["0", "1"])
+    project = projects.create_project(db, user, spec).id
+    store = MediaStore(settings.media_dir)
+    ids = [
+        items.add_image(db, store, project, user, _png(img), filename=f"{i}.png", limits=ItemLimits())
+        for i, img in enumerate(digits.images[:40])
+    ]
+    truth = dict(zip(ids, (str(t) for t in digits.target[:40]), strict=True))
+    for i in ids[:16]:
+        annotations.submit(db, user, i, AnnotationIn(value={"label": truth[i]}, client_key=f"digit-key-{i}"))
+    job, _ = retrain.request_training(db, project, user)
+    runner = JobRunner(db, settings, builtin_jobs())
+    while (claimed := records.claim(db)) is not None:
+        runner.run_claimed(claimed)
+    done = records.get(db, job.id)
+    assert done.state == "done", done.error
+    with db.read() as s:
+        rows = list(s.scalars(select(Suggestion)))
+    assert len(rows) == 24
+    assert sum(r.label == truth[r.item_id] for r in rows) >= 22
+    for r in rows:
+        neighbors = (r.explanation or {})["neighbors"]
+        assert len(neighbors) == 3 and set(neighbors) <= set(ids[:16])
+
+
+def _curve(*points: tuple[int, float | None, float | None]) -> list[LearningCurvePoint]:
+    return [
+        LearningCurvePoint(model_version_id=i + 1, n_train=n, accuracy=a, changed=c)
+        for i, (n, a, c) in enumerate(points)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("curve", "advice"),
+    [
+        ([], "no model yet"),
+        ([(20, 0.7, None)], "keep labeling: too few versions to judge"),
+        ([(20, 0.7, None), (40, 0.8, 0.2)], "the model still changes with new labels: keep labeling"),
+        (
+            [(20, 0.8, None), (40, 0.85, 0.03)],
+            "the model changes little with new labels: close to its plateau",
+        ),
+        ([(20, 0.9, None), (40, 0.905, 0.005)], "the model has stopped changing"),
+    ],
+    ids=["none", "one-version", "changing", "plateau", "stopped"],
+)
+def test_stopping_signal_reads_accuracy_and_change(
+    curve: list[tuple[int, float | None, float | None]], advice: str
+) -> None:
+    signal = stopping_signal(_curve(*curve))
+    assert signal["advice"].startswith(advice)
+    if len(curve) > 1:
+        assert signal["gain"] == pytest.approx(curve[-1][1] - curve[-2][1], abs=1e-4)
