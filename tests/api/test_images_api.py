@@ -167,3 +167,12 @@ def test_a_16_bit_decompression_bomb_is_refused(api: Any, ctx: AppContext) -> No
     assert r.status_code == 413, r.text
     assert "pixels" in r.json()["error"]["message"]
     assert [p for p in ctx.media.root.rglob("*") if p.is_file()] == []
+
+
+def test_the_faces_job_can_be_queued_over_http(api: Any, ctx: AppContext) -> None:
+    project = boxes_project(api)
+    upload(api, project, "blank.png", encode(Image.new("RGB", (64, 64), "white")))
+    r = api.post(f"/api/projects/{project}/jobs", json={"kind": "faces"})
+    assert r.status_code == 202, r.text
+    job = wait(ctx, r.json()["id"])
+    assert job.state == "done" and job.result is not None and job.result["boxes"] == 0
