@@ -70,8 +70,9 @@ def setup(data_dir: Path, url: str, n_items: int, n_clients: int) -> dict[str, A
     """Create users, tokens, a project and the items, in-process through the services."""
     from hitloop.api.context import AppContext
     from hitloop.schemas import ProjectCreate
-    from hitloop.services import auth, items, projects
+    from hitloop.services import auth, items, members, projects
     from hitloop.settings import Settings
+    from hitloop.types import Role
 
     settings = Settings(data_dir=data_dir, database_url=url)
     ctx = AppContext.from_settings(settings)
@@ -83,6 +84,7 @@ def setup(data_dir: Path, url: str, n_items: int, n_clients: int) -> dict[str, A
 
     def make_user(i: int) -> tuple[int, str]:
         user = auth.create_user(ctx.db, f"annotator{i:04d}", PASSWORD)
+        members.add_member(ctx.db, None, project.id, user.username, Role.ANNOTATOR)
         _row, secret = auth.create_token(ctx.db, user.id, "bench")
         return user.id, secret
 
