@@ -217,3 +217,32 @@ def test_label_error_queue_explains_when_there_is_too_little(
     assert q.total == 0 and q.note is not None and "at least" in q.note
     with pytest.raises(NotFoundError):
         label_error_queue(ctx.db, media, 424242)
+
+
+def test_label_error_queue_on_images(ctx: Any, team: dict[str, Any], media: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    project = projects.create_project(
+        ctx.db, team["rita"], ProjectCreate(name="shades", modality="image", labels=["dark", "light"])
+    )
+    ids, truth = [], []
+    for i in range(16):
+        light = i % 2 == 1
+        buf = io.BytesIO()
+        Image.new("L", (12, 12), 200 + i if light else 20 + i).save(buf, format="PNG")
+        ids.append(
+            items.add_image(
+                ctx.db, media, project.id, None, buf.getvalue(), filename=f"{i}.png", limits=ctx.limits
+            )
+        )
+        truth.append("light" if light else "dark")
+    flipped = ids[4]
+    for item, label in zip(ids, truth, strict=True):
+        answer(
+            ctx, team["alice"], item, ("light" if label == "dark" else "dark") if item == flipped else label
+        )
+    q = label_error_queue(ctx.db, media, project.id)
+    assert [e.item.id for e in q.entries][:1] == [flipped]
+    assert (q.entries[0].given, q.entries[0].suggested) == ("light", "dark")
