@@ -95,7 +95,8 @@ class JobRunner:
         with self._lock:
             for context in self._running.values():
                 context.stopping.set()
-        self.wake()
+        with self._wake:
+            self._wake.notify_all()  # every idle thread, not just one, so stopping takes no poll interval
         deadline = time.monotonic() + timeout_s
         for t in self._workers:
             t.join(max(0.0, deadline - time.monotonic()))
