@@ -23,6 +23,7 @@ __all__ = [
     "AnnotationIn",
     "AnnotationOut",
     "AnnotatorSkill",
+    "AudioOut",
     "AuditEvent",
     "AuditPage",
     "ConsensusItem",
@@ -72,6 +73,7 @@ __all__ = [
     "TeamSettingsUpdate",
     "TokenCreate",
     "TokenOut",
+    "TranscriptStats",
     "UserCreate",
     "UserOut",
 ]
@@ -256,6 +258,29 @@ class HistoryEntry(BaseModel):
 
 class ImagesResult(BaseModel):
     item_ids: list[int]
+
+
+class AudioOut(BaseModel):
+    """What the player needs besides the file: length, waveform and the recognizer's draft."""
+
+    duration: float = Field(description="Length in seconds.")
+    peaks: list[list[int]] = Field(description="[low, high] of each equal slice of the recording, -127..127.")
+    draft: dict[str, Any] | None = Field(
+        default=None,
+        description='The draft: {"text", "segments"?, "words": [[word, confidence, start, end], ...]}.',
+    )
+
+
+class TranscriptStats(BaseModel):
+    """How a project's recognizer drafts compare with what people typed (see docs/audio.md)."""
+
+    transcripts: int = Field(description="Current transcripts that had a recognizer draft.")
+    words: int = Field(description="Words in those transcripts.")
+    word_errors: int = Field(description="Word edits (substitutions, insertions, deletions), draft to final.")
+    wer: float | None = Field(description="The recognizer's word error rate against people.")
+    keystrokes_typed: int = Field(description="Keystrokes to type the final transcripts from scratch.")
+    keystrokes_corrected: int = Field(description="Keystrokes to turn the drafts into the final transcripts.")
+    keystrokes_saved: float | None = Field(description="Fraction of keystrokes the drafts saved.")
 
 
 class SuggestionOut(BaseModel):

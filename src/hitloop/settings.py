@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(
         default=100_000, ge=1, description="Longest accepted text of one item, in characters."
     )
+    max_audio_seconds: float = Field(
+        default=4 * 3600,
+        gt=0,
+        description="Longest accepted recording, in seconds (checked in the header, then while decoding).",
+    )
     session_days: int = Field(default=14, ge=1, description="Lifetime of a browser login session, in days.")
     secure_cookies: bool = Field(
         default=False,

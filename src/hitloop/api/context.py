@@ -25,6 +25,7 @@ class AppContext:
             max_text_chars=s.max_text_chars,
             max_upload_bytes=s.max_upload_bytes,
             max_image_pixels=s.max_image_pixels,
+            max_audio_seconds=s.max_audio_seconds,
         )
 
     @classmethod

@@ -14,6 +14,7 @@ from hitloop.cli.members import gold, members, team
 from hitloop.cli.projects import projects
 from hitloop.cli.serve import serve
 from hitloop.cli.simulate import simulate_command
+from hitloop.cli.speech import transcribe
 from hitloop.cli.transfer import export_annotations, import_items
 from hitloop.cli.users import tokens, users
 
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db):
+for command in (serve, demo, users, tokens, projects, import_items, export_annotations, db, transcribe):
     cli.add_command(command)
 cli.add_command(simulate_command)
 cli.add_command(audit)

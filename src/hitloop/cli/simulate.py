@@ -26,7 +26,7 @@ from hitloop.ml.strategies import DEFAULT_STRATEGY
 
 __all__ = ["simulate_command"]
 
-MODALITIES = ("text", "image")
+MODALITIES = ("text", "image", "audio")
 TEST_SIZE = 0.3
 DEFAULT_STRATEGIES = (DEFAULT_STRATEGY, "random")
 
@@ -37,7 +37,7 @@ def _read(path: Path, modality: str, text_field: str, label_field: str) -> tuple
     if kind == "folder":
         raise InputError("simulate needs a JSONL, CSV or Parquet file with a label per item", file=str(path))
     fields: dict[str, Any] = {"label_field": label_field}
-    fields["image_field" if modality == "image" else "text_field"] = text_field
+    fields["text_field" if modality == "text" else "image_field"] = text_field
     items: list[Any] = []
     labels: list[str] = []
     for record in open_reader(path, format=kind, **fields):
@@ -74,6 +74,21 @@ def _load_images(path: Path, entries: list[tuple[Path, int]], field: str) -> lis
                 f"cannot read the image {image_path}: {exc}", file=str(path), line=line, field=field
             ) from None
     return images
+
+
+def _load_audio(path: Path, entries: list[tuple[Path, int]], field: str) -> list[NDArray[np.float32]]:
+    """Decode every recording to mono at the audio featurizer's rate (16 kHz)."""
+    from hitloop.formats.audio import decode_audio
+
+    clips = []
+    for audio_path, line in entries:
+        try:
+            clips.append(decode_audio(audio_path, samplerate=16_000)[0])
+        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+            raise InputError(
+                f"cannot read the recording {audio_path}: {exc}", file=str(path), line=line, field=field
+            ) from None
+    return clips
 
 
 def _check_classes(path: Path, labels: list[str], label_field: str) -> None:
@@ -134,7 +149,9 @@ def _write_json(out: Path, report: SimulationReport) -> None:
     help="Labeled items: a JSONL, CSV or Parquet file.",
 )
 @click.option(
-    "--text-field", required=True, help="Field holding the text, or the image path for --modality image."
+    "--text-field",
+    required=True,
+    help="Field holding the text, or the file's path for --modality image or audio.",
 )
 @click.option("--label-field", required=True, help="Field holding each item's true label.")
 @click.option(
@@ -142,7 +159,7 @@ def _write_json(out: Path, report: SimulationReport) -> None:
     type=click.Choice(MODALITIES),
     default="text",
     show_default=True,
-    help="Texts, or image files (paths relative to the data file).",
+    help="Texts, or image or audio files (paths relative to the data file).",
 )
 @click.option(
     "--strategy",
@@ -243,7 +260,10 @@ def simulate_command(
             f" {TEST_SIZE:.0%}",
             file=str(data),
         )
-    raw: Any = items if modality == "text" else _load_images(data, items, text_field)
+    if modality == "audio":
+        raw: Any = _load_audio(data, items, text_field)
+    else:
+        raw = items if modality == "text" else _load_images(data, items, text_field)
     featurizer = default_featurizer(modality)
     if modality == "image":
         sizes = Counter(image.shape for image in raw)

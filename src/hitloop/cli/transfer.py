@@ -16,8 +16,10 @@ from hitloop.formats import (
     FORMATS,
     count_records,
     detect_format,
+    list_images,
     open_reader,
 )
+from hitloop.formats.audio import AUDIO_EXTENSIONS
 from hitloop.services import exports, items, projects
 from hitloop.settings import Settings
 from hitloop.types import Modality
@@ -47,6 +49,12 @@ _EXPORT_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".pa
     help="Field holding an image path, relative to the file's directory (image projects).",
 )
 @click.option(
+    "--audio-field",
+    default="audio",
+    show_default=True,
+    help="Field holding a recording's path, relative to the file's directory (audio projects).",
+)
+@click.option(
     "--id-field", default=None, help="Field holding your own id for each item, kept as external_id."
 )
 @quiet_option
@@ -57,14 +65,15 @@ def import_items(
     format_: str | None,
     text_field: str,
     image_field: str,
+    audio_field: str,
     id_field: str | None,
     quiet: bool,
     settings: Settings,
 ) -> None:
     """Import items from a file or a folder of images.
 
-    PATH is a JSONL, CSV or Parquet file, or a folder of images (each image's
-    path in the folder is kept in its metadata as "path"). All or nothing: if
+    PATH is a JSONL, CSV or Parquet file, or a folder of images or recordings
+    (each file's path in the folder is kept in its metadata as "path"). All or nothing: if
     any record is bad, the error names its file, line and field, and no item
     is imported. Fields other than the named ones are kept as item metadata.
     """
@@ -72,21 +81,25 @@ def import_items(
     with open_context(settings) as ctx:
         project = projects.get_project(ctx.db, project_id)
         is_image = project.modality is Modality.IMAGE
+        is_audio = project.modality is Modality.AUDIO
         if kind == "folder":
-            if not is_image:
+            if not (is_image or is_audio):
                 raise InputError(
                     f"project {project_id} holds {project.modality.value} items; "
-                    "a folder of images needs an image project",
+                    "a folder of images needs an image project (of recordings, an audio project)",
                     file=str(path),
                 )
-            fields: dict[str, Any] = {}
+            fields: dict[str, Any] = {"extensions": AUDIO_EXTENSIONS} if is_audio else {}
         else:
             fields = {"id_field": id_field, "max_text_chars": settings.max_text_chars}
-            if is_image:
-                fields["image_field"] = image_field
+            if is_image or is_audio:
+                fields["image_field"] = audio_field if is_audio else image_field
             else:
                 fields["text_field"] = text_field
-        total = count_records(path, kind)
+        if kind == "folder" and is_audio:
+            total = len(list_images(path, extensions=AUDIO_EXTENSIONS))
+        else:
+            total = count_records(path, kind)
         with progress_bar(total, unit="items", quiet=quiet) as bar:
             result = items.import_records(
                 ctx.db,

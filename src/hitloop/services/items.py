@@ -32,6 +32,7 @@ from hitloop.types import ItemState, Modality
 
 __all__ = [
     "ItemLimits",
+    "add_audio",
     "add_image",
     "add_items",
     "cleanup_interrupted_imports",
@@ -67,6 +68,7 @@ class ItemLimits:
     max_text_chars: int = 100_000
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
+    max_audio_seconds: float = 4 * 3600
 
 
 def _project(s: Any, project_id: int) -> Any:
@@ -190,6 +192,69 @@ def add_image(
         return int(item_id)
 
 
+def _store_audio(
+    store: MediaStore, s: Any, data: bytes, name: str, limits: ItemLimits, line: int | None = None
+) -> str:
+    from hitloop.formats.audio import check_audio
+    from hitloop.media.audio import write_peaks
+
+    if len(data) > limits.max_upload_bytes:
+        raise PayloadTooLargeError(
+            f"file is larger than {limits.max_upload_bytes} bytes", file=name, line=line
+        )
+    info = check_audio(data, max_seconds=limits.max_audio_seconds, name=name)
+    sha = store.put(data)
+    write_peaks(store, sha, info.peaks)
+    if s.get(Media, sha) is None:
+        s.add(
+            Media(
+                sha256=sha,
+                content_type=info.content_type,
+                size=len(data),
+                duration=info.duration,
+                created_at=time.time(),
+            )
+        )
+        s.flush()
+    return sha
+
+
+def add_audio(
+    db: Database,
+    store: MediaStore,
+    project_id: int,
+    user_id: int | None,
+    data: bytes,
+    *,
+    filename: str,
+    limits: ItemLimits,
+) -> int:
+    """Add one uploaded recording as an item. ``filename`` is kept as metadata only."""
+    with db.write() as s:
+        project = _project(s, project_id)
+        if project.modality != Modality.AUDIO.value:
+            raise InputError(f"project {project_id} holds {project.modality} items, not audio", field="file")
+        sha = _store_audio(store, s, data, filename, limits)
+        item_id = s.execute(
+            insert(items)
+            .values(
+                project_id=project_id,
+                external_id=filename[:500],
+                text=None,
+                media_sha256=sha,
+                meta={"filename": filename[:500]},
+                priority=0.0,
+                state=ItemState.OPEN.value,
+                n_answers=0,
+                source="upload",
+                created_at=time.time(),
+            )
+            .returning(items.c.id)
+        ).scalar_one()
+        record_event(s, user_id, project_id, "items.add", "item", item_id, {"filename": filename[:200]})
+        return int(item_id)
+
+
 def import_records(
     db: Database,
     store: MediaStore,
@@ -217,8 +282,9 @@ def import_records(
         s.add(run)
         s.flush()
         run_id = run.id
-    is_image = project.modality == Modality.IMAGE.value
-    if is_image:
+    # Image and audio records name a file; text records carry their text.
+    media_kind = project.modality if project.modality != Modality.TEXT.value else None
+    if media_kind is not None:
         # Image rows are cheap but their files are not: commit more often so the
         # heartbeat and the progress bar keep moving.
         batch_size = min(batch_size, 200)
@@ -227,7 +293,7 @@ def import_records(
         batch: list[tuple[Any, ...]] = []
         new_media: dict[str, dict[str, Any]] = {}
         for record in records:
-            batch.append(_row(store, project_id, run_id, record, is_image, source, limits, now, new_media))
+            batch.append(_row(store, project_id, run_id, record, media_kind, source, limits, now, new_media))
             if len(batch) >= batch_size:
                 _write_batch(db, run_id, batch, new_media)
                 created += len(batch)
@@ -279,8 +345,8 @@ _HEARTBEAT = Statement("UPDATE imports SET heartbeat_at = :now WHERE id = :id")
 
 
 _INSERT_MEDIA = Statement(
-    "INSERT INTO media (sha256, content_type, size, width, height, created_at)"
-    " VALUES (:sha256, :content_type, :size, :width, :height, :created_at)"
+    "INSERT INTO media (sha256, content_type, size, width, height, duration, created_at)"
+    " VALUES (:sha256, :content_type, :size, :width, :height, :duration, :created_at)"
     " ON CONFLICT (sha256) DO NOTHING"
 )
 
@@ -290,7 +356,7 @@ def _row(
     project_id: int,
     run_id: int,
     record: RecordLike,
-    is_image: bool,
+    media_kind: str | None,
     source: str,
     limits: ItemLimits,
     now: float,
@@ -298,8 +364,10 @@ def _row(
 ) -> tuple[Any, ...]:
     sha = None
     text = record.text
-    if is_image:
-        sha = _import_image(store, record, source, limits, new_media)
+    if media_kind is not None:
+        sha = _import_image(
+            store, record, source, limits, new_media, audio=media_kind == Modality.AUDIO.value
+        )
         text = None
     elif (
         type(text) is not str
@@ -318,9 +386,13 @@ def _import_image(
     source: str,
     limits: ItemLimits,
     new_media: dict[str, dict[str, Any]],
+    *,
+    audio: bool = False,
 ) -> str:
-    """Check and store one image file; its media row goes in with the batch."""
+    """Check and store one image (or recording) file; its media row goes in with the batch."""
+    from hitloop.formats.audio import check_audio
     from hitloop.formats.images import check_image
+    from hitloop.media.audio import write_peaks
 
     if record.image_path is None:
         raise InputError("no image path", file=source, line=record.line, field="image")
@@ -339,17 +411,26 @@ def _import_image(
             f"cannot read image {path.name!r}: {exc.strerror}", file=source, line=record.line, field="image"
         ) from None
     try:
-        info = check_image(data, max_pixels=limits.max_image_pixels, name=path.name)
+        if audio:
+            sound = check_audio(data, max_seconds=limits.max_audio_seconds, name=path.name)
+        else:
+            info = check_image(data, max_pixels=limits.max_image_pixels, name=path.name)
     except HitloopError as exc:
         exc.file, exc.line = source, record.line
         raise
     sha = store.put(data)
+    if audio:
+        write_peaks(store, sha, sound.peaks)
+        dims: dict[str, Any] = {"width": None, "height": None, "duration": sound.duration}
+        content_type = sound.content_type
+    else:
+        dims = {"width": info.width, "height": info.height, "duration": None}
+        content_type = info.content_type
     new_media[sha] = {
         "sha256": sha,
-        "content_type": info.content_type,
+        "content_type": content_type,
         "size": len(data),
-        "width": info.width,
-        "height": info.height,
+        **dims,
         "created_at": time.time(),
     }
     return sha

@@ -35,7 +35,13 @@ def create_project(db: Database, user_id: int | None, spec: ProjectCreate) -> Pr
     name = spec.name.strip()
     if not name:
         raise InputError("a project needs a name", field="name")
-    labels = validate_labels(spec.labels)
+    if TaskType(spec.task) is TaskType.TRANSCRIBE:
+        # A transcript is free text: no label set, and only recordings have speech.
+        if Modality(spec.modality) is not Modality.AUDIO:
+            raise InputError("a transcribe project needs modality audio", field="modality")
+        labels = validate_labels(spec.labels) if spec.labels else []
+    else:
+        labels = validate_labels(spec.labels)
     if TaskType(spec.task) is TaskType.BOXES and Modality(spec.modality) is not Modality.IMAGE:
         raise InputError("a boxes project holds images (modality image)", field="modality")
     now = time.time()

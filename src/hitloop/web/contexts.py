@@ -111,6 +111,7 @@ class ProjectPage(Page):
     max_upload_bytes: int
     team: Any = None  # hitloop.web.team.TeamPanel: role, members, gold accuracy, team settings
     quality: Any = None  # hitloop.web.review_pages.QualityPanel: agreement matrix, review and audit links
+    speech: Any = None  # hitloop.schemas.TranscriptStats of a transcribe project: drafts vs people
     images: Any = None  # hitloop.web.images.ImagesPanel: thumbnails; box quality of boxes projects
 
     @property

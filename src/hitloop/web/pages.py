@@ -19,8 +19,9 @@ from starlette.responses import RedirectResponse, Response
 from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, IdPath, client_address, start_session
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
-from hitloop.services import auth, policy, projects
+from hitloop.services import auth, policy, projects, speech
 from hitloop.services.policy import Action
+from hitloop.types import TaskType
 from hitloop.web.contexts import (
     ErrorPage,
     LabelPage,
@@ -170,6 +171,7 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
         team=team_panel(ctx, access),
         images=images_panel(ctx, access, project),
         quality=quality_panel(ctx, access, project),
+        speech=speech.transcript_stats(ctx.db, project_id) if project.task is TaskType.TRANSCRIBE else None,
         title=project.name,
         user=user,
         json_url=f"/api/projects/{project_id}",

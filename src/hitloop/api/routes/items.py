@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
 
 from hitloop.api.context import AppContext
 from hitloop.api.deps import Ctx, IdPath, ItemReader, require_user
 from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import call_service, json_response, parse_body
-from hitloop.schemas import AnnotationIn, AnnotationOut, ItemOut
+from hitloop.schemas import AnnotationIn, AnnotationOut, AudioOut, ItemOut
 from hitloop.services import annotations as annotation_service
-from hitloop.services import items
+from hitloop.services import items, speech
 
 router = APIRouter(prefix="/api/items", tags=["items"], responses=ERROR_RESPONSES)
 
@@ -40,9 +41,14 @@ async def submit(item_id: IdPath, request: Request) -> Response:
 @router.get(
     "/{item_id}/media",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}, "audio/wav": {}, "audio/mpeg": {}}},
+        206: {"description": "The byte range asked for with a Range header (seeking in audio)"},
+        416: {"description": "The Range header asks for bytes past the end of the file"},
+    },
 )
 def media(item_id: IdPath, request: Request, ctx: Ctx, _access: ItemReader) -> Response:
+    """The item's file; honours ``Range`` (206, 416) so players can seek without downloading it all."""
     _project_id, sha, content_type = items.get_media(ctx.db, item_id)
     headers = {
         "ETag": f'"{sha}"',
@@ -52,5 +58,10 @@ def media(item_id: IdPath, request: Request, ctx: Ctx, _access: ItemReader) -> R
     }
     if request.headers.get("if-none-match") == f'"{sha}"':
         return Response(status_code=304, headers=headers)
-    path = ctx.media.path_for(sha)
-    return Response(path.read_bytes(), media_type=content_type, headers=headers)
+    return FileResponse(ctx.media.path_for(sha), media_type=content_type, headers=headers)
+
+
+@router.get("/{item_id}/audio", response_model=AudioOut)
+def audio(item_id: IdPath, ctx: Ctx, _access: ItemReader) -> AudioOut:
+    """A recording's length, waveform peaks and transcription draft, for the player."""
+    return speech.audio_info(ctx.db, ctx.media, item_id)

@@ -28,6 +28,7 @@ from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import body_schema, call_service, json_response, parse_body
 from hitloop.errors import HitloopError, InputError, PayloadTooLargeError
 from hitloop.formats import ItemRecord, open_reader
+from hitloop.formats.audio import check_audio
 from hitloop.formats.images import check_image
 from hitloop.schemas import (
     AddItemsRequest,
@@ -41,9 +42,10 @@ from hitloop.schemas import (
     ProjectOut,
     ReleaseRequest,
     ReleaseResult,
+    TranscriptStats,
 )
 from hitloop.services import annotations as annotation_service
-from hitloop.services import exports, items, policy, projects, queue
+from hitloop.services import exports, items, policy, projects, queue, speech
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -116,6 +118,44 @@ async def upload_images(
         for name, data in uploads
     ]
     return ImagesResult(item_ids=ids)
+
+
+@router.post("/{project_id}/audio", response_model=ImagesResult, status_code=201)
+async def upload_audio(
+    project_id: IdPath,
+    ctx: Ctx,
+    user: User,
+    _access: ItemAdder,
+    files: Annotated[list[UploadFile], File()],
+) -> ImagesResult:
+    """Add recordings (WAV, FLAC, MP3, OGG) to an audio project, one item each."""
+    uploads = []
+    for upload in files:
+        path = await _spool(upload, ctx.settings.max_upload_bytes)
+        try:
+            uploads.append((Path(upload.filename or "upload").name, path.read_bytes()))
+        finally:
+            path.unlink(missing_ok=True)
+    # All or nothing: every recording is checked before the first is stored. Decoding
+    # checks the whole recording, so it runs off the event loop.
+    for name, data in uploads:
+        await run_in_threadpool(check_audio, data, max_seconds=ctx.settings.max_audio_seconds, name=name)
+    ids = []
+    for name, data in uploads:
+        add = items.add_audio
+        ids.append(
+            await run_in_threadpool(
+                add, ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits
+            )
+        )
+    return ImagesResult(item_ids=ids)
+
+
+@router.get("/{project_id}/transcripts", response_model=TranscriptStats)
+def transcript_stats(project_id: IdPath, ctx: Ctx, _access: ProjectReader) -> TranscriptStats:
+    """The recognizer's word error rate against people's transcripts, and the typing drafts saved."""
+    projects.get_project(ctx.db, project_id)
+    return speech.transcript_stats(ctx.db, project_id)
 
 
 @router.post("/{project_id}/import", response_model=ImportResult, status_code=201)

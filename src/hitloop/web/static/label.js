@@ -5,6 +5,7 @@
 // page through textContent and attributes, never as HTML.
 
 import { Api, HttpError, csrfFromPage, newClientKey } from "./api.js";
+import { AudioPlayer } from "./audio.js";
 import { renderBanner as drawBanner } from "./banner.js";
 import { BoxEditor } from "./boxes.js";
 import { Feed } from "./feed.js";
@@ -20,6 +21,9 @@ const multi = project.task === "multilabel";
 const api = new Api(csrfFromPage());
 // Boxes: number keys label the selected box, Enter submits all boxes (boxes.js has the rest).
 const editor = project.task === "boxes" ? new BoxEditor(labels, { onChange: () => renderChoice() }) : null;
+// Audio: the player (audio.js) takes its keys first; a transcribe answer is its text box.
+const transcribe = project.task === "transcribe";
+const player = project.modality === "audio" ? new AudioPlayer(api, { transcribe, onSubmit: () => submit() }) : null;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -102,6 +106,7 @@ const feed = new Feed(api, project.id, {
 function present(cur) {
   current = cur;
   if (editor) showBoxes(cur);
+  else if (player) player.show(ui.stage, ui.meta, cur.item, cur.entry?.value);
   else drawItem(ui.stage, ui.meta, cur.item);
   if (!editor) renderSuggestion(ui.stage, cur.item, { reviewing: !!cur.entry });
   renderChoice();
@@ -122,6 +127,7 @@ function showBoxes(cur) {
 function chosenFrom(entry) {
   if (entry.skipped || !entry.value) return [];
   if (editor) return [`${entry.value.boxes.length} boxes`];
+  if (transcribe) return [`“${entry.value.text.slice(0, 60)}”`];
   return multi ? entry.value.labels || [] : [entry.value.label];
 }
 
@@ -131,6 +137,7 @@ function advance() {
     present({ item, chosen: preselect(item, labels, project.task), started: performance.now(), entry: null });
   } else {
     current = null;
+    player?.stop();
     renderChoice();
     renderMode();
   }
@@ -262,6 +269,11 @@ function submit() {
     else hint("The image is still loading");
     return;
   }
+  if (transcribe) {
+    if (player.ready) answer({ value: player.value() });
+    else hint("The recording is still loading");
+    return;
+  }
   if (!multi && current.chosen.size === 0) {
     hint(`Pick a label first (1–${Math.min(labels.length, 9)})`);
     return;
@@ -379,6 +391,10 @@ document.addEventListener("keydown", (event) => {
   const target = event.target;
   if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
   if (editor && current && !event.isComposing && editor.handleKey(event)) {
+    event.preventDefault();
+    return;
+  }
+  if (player && current && !event.isComposing && !event.repeat && player.handleKey(event)) {
     event.preventDefault();
     return;
   }

@@ -1,0 +1,211 @@
+"""Audio items: waveform and draft for the player, recognizer drafts, and how much they help.
+
+A draft is stored as the item's suggestion (``suggestions`` row, no model
+version): ``value`` is a transcribe value (``{"text"}``, with ``"segments"``
+for recordings split at pauses) and ``explanation`` holds each word's
+timing and confidence, so the page can highlight the words the recognizer
+was unsure of. The project's statistics compare each current transcript with
+the draft that was shown, at read time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, exists, insert, select
+
+from hitloop.db.engine import Database
+from hitloop.db.sql import json_out
+from hitloop.db.tables import Annotation, Item, Media, Project, Suggestion
+from hitloop.errors import InputError, NotFoundError
+from hitloop.media.audio import read_peaks, write_peaks
+from hitloop.media.store import MediaStore
+from hitloop.schemas import AudioOut, TranscriptStats
+from hitloop.services.audit import record_event
+from hitloop.types import ItemState, Modality, TaskType
+
+__all__ = ["LONG_RECORDING_S", "audio_info", "draft_for", "transcribe_project", "transcript_stats"]
+
+items_t = cast(Table, Item.__table__)
+media_t = cast(Table, Media.__table__)
+suggestions_t = cast(Table, Suggestion.__table__)
+annotations_t = cast(Table, Annotation.__table__)
+
+#: Recordings longer than this are split at pauses and transcribed segment by segment.
+LONG_RECORDING_S = 30.0
+LOW_CONFIDENCE = 0.5
+
+
+def _audio_row(db: Database, item_id: int) -> Any:
+    with db.read() as s:
+        row = s.execute(
+            select(items_t.c.project_id, items_t.c.media_sha256, media_t.c.duration, media_t.c.content_type)
+            .join(media_t, media_t.c.sha256 == items_t.c.media_sha256)
+            .where(items_t.c.id == item_id, items_t.c.state != ItemState.STAGED.value)
+        ).first()
+    if row is None or row.duration is None:
+        raise NotFoundError(f"item {item_id} has no recording", field="item_id")
+    return row
+
+
+def audio_info(db: Database, store: MediaStore, item_id: int) -> AudioOut:
+    """Length, waveform peaks and the recognizer's draft (if any) of one recording."""
+    row = _audio_row(db, item_id)
+    peaks = read_peaks(store, row.media_sha256)
+    if peaks is None:
+        # Stored before peaks existed (or the file was restored without them): compute once.
+        from hitloop.formats.audio import check_audio
+
+        data = store.path_for(row.media_sha256).read_bytes()
+        peaks = check_audio(data, max_seconds=float("inf"), name=str(item_id)).peaks
+        write_peaks(store, row.media_sha256, peaks)
+    return AudioOut(duration=float(row.duration), peaks=peaks.tolist(), draft=draft_for(db, item_id))
+
+
+def draft_for(db: Database, item_id: int) -> dict[str, Any] | None:
+    """The stored draft: ``{"text", "segments"?, "words": [[word, confidence, start, end], ...]}``."""
+    with db.read() as s:
+        row = s.execute(
+            select(suggestions_t.c.value, suggestions_t.c.explanation, suggestions_t.c.confidence).where(
+                suggestions_t.c.item_id == item_id, suggestions_t.c.model_version_id.is_(None)
+            )
+        ).first()
+    if row is None:
+        return None
+    value = json_out(row.value) or {}
+    if "text" not in value:
+        return None
+    words = (json_out(row.explanation) or {}).get("words", [])
+    return {**value, "words": words, "confidence": row.confidence}
+
+
+def _project(db: Database, project_id: int) -> Any:
+    with db.read() as s:
+        project = s.execute(
+            select(Project.__table__.c.modality, Project.__table__.c.task).where(
+                Project.__table__.c.id == project_id
+            )
+        ).first()
+    if project is None:
+        raise NotFoundError(f"project {project_id} not found", field="project_id")
+    if project.modality != Modality.AUDIO.value or project.task != TaskType.TRANSCRIBE.value:
+        raise InputError(
+            f"project {project_id} is {project.task} on {project.modality}; drafts need transcribe on audio",
+            field="project_id",
+        )
+    return project
+
+
+def transcribe_project(
+    db: Database,
+    store: MediaStore,
+    project_id: int,
+    *,
+    recognizer: Any = None,
+    redo: bool = False,
+    limit: int | None = None,
+    long_s: float = LONG_RECORDING_S,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write a recognizer draft for each open item of a transcribe project; returns how many.
+
+    Items that already have a draft are left alone unless ``redo``. A
+    recording longer than ``long_s`` seconds is split at pauses and its draft
+    has segments. Each draft is committed on its own, so an interrupted run
+    keeps what it finished and a re-run continues.
+    """
+    from hitloop.formats.audio import decode_audio
+    from hitloop.ml.recognizer import SAMPLERATE, PocketSphinxRecognizer, transcribe_long
+
+    _project(db, project_id)
+    recognizer = recognizer or PocketSphinxRecognizer()
+    has_draft = exists().where(suggestions_t.c.item_id == items_t.c.id)
+    query = (
+        select(items_t.c.id, items_t.c.media_sha256, media_t.c.duration)
+        .join(media_t, media_t.c.sha256 == items_t.c.media_sha256)
+        .where(items_t.c.project_id == project_id, items_t.c.state != ItemState.STAGED.value)
+        .order_by(items_t.c.id)
+    )
+    if not redo:
+        query = query.where(~has_draft)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.read() as s:
+        todo = list(s.execute(query))
+    for done, row in enumerate(todo, 1):
+        samples, _ = decode_audio(Path(store.path_for(row.media_sha256)), samplerate=SAMPLERATE)
+        if len(samples) / SAMPLERATE > long_s:
+            pieces = transcribe_long(samples, recognizer, max_segment_s=long_s)
+        else:
+            pieces = [(0.0, len(samples) / SAMPLERATE, recognizer.recognize(samples))]
+        _store_draft(db, project_id, int(row.id), pieces, segmented=len(samples) / SAMPLERATE > long_s)
+        if progress is not None:
+            progress(done, len(todo))
+    if todo:
+        with db.write() as s:
+            record_event(
+                s, None, project_id, "drafts.transcribe", "project", project_id, {"count": len(todo)}
+            )
+    return len(todo)
+
+
+def _store_draft(
+    db: Database, project_id: int, item_id: int, pieces: list[tuple[float, float, Any]], *, segmented: bool
+) -> None:
+    words = [w for _, _, draft in pieces for w in draft.words]
+    text = " ".join(w.text for w in words)
+    value: dict[str, Any] = {"text": text}
+    if segmented:
+        value["segments"] = [
+            {"start": round(a, 3), "end": round(b, 3), "text": draft.text} for a, b, draft in pieces
+        ]
+    confidence = sum(w.confidence for w in words) / len(words) if words else None
+    row = {
+        "item_id": item_id,
+        "project_id": project_id,
+        "model_version_id": None,
+        "value": value,
+        "label": None,
+        "confidence": confidence,
+        "probs": None,
+        "explanation": {"words": [[w.text, w.confidence, w.start, w.end] for w in words]},
+        "created_at": time.time(),
+    }
+    with db.write() as s:
+        s.execute(delete(suggestions_t).where(suggestions_t.c.item_id == item_id))
+        s.execute(insert(suggestions_t).values(**row))
+
+
+def transcript_stats(db: Database, project_id: int) -> TranscriptStats:
+    """The recognizer's word error rate against people, and the typing its drafts saved."""
+    from hitloop.ml.speech import edit_counts
+
+    with db.read() as s:
+        rows = s.execute(
+            select(suggestions_t.c.value.label("draft"), annotations_t.c.value.label("final"))
+            .join(annotations_t, annotations_t.c.item_id == suggestions_t.c.item_id)
+            .where(
+                suggestions_t.c.project_id == project_id,
+                suggestions_t.c.model_version_id.is_(None),
+                annotations_t.c.superseded_by.is_(None),
+                annotations_t.c.skipped.is_(False),
+            )
+        ).all()
+    pairs = []
+    for row in rows:
+        draft, final = json_out(row.draft) or {}, json_out(row.final) or {}
+        if isinstance(draft.get("text"), str) and isinstance(final.get("text"), str):
+            pairs.append((draft["text"], final["text"]))
+    counts = edit_counts(pairs)
+    return TranscriptStats(
+        transcripts=counts.transcripts,
+        words=counts.words,
+        word_errors=counts.word_errors,
+        wer=counts.wer,
+        keystrokes_typed=counts.keystrokes_typed,
+        keystrokes_corrected=counts.keystrokes_corrected,
+        keystrokes_saved=counts.keystrokes_saved,
+    )
