@@ -165,8 +165,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key"),
     )
 
+    # The audit log is append-only: the database itself refuses to change or delete an event.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION hitloop_events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+            " FOR EACH ROW EXECUTE FUNCTION hitloop_events_append_only()"
+        )
+    else:
+        for verb in ("update", "delete"):
+            op.execute(
+                f"CREATE TRIGGER events_append_only_{verb} BEFORE {verb.upper()} ON events"
+                " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+            )
+
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER events_append_only ON events")
+        op.execute("DROP FUNCTION hitloop_events_append_only()")
+    else:
+        op.execute("DROP TRIGGER events_append_only_update")
+        op.execute("DROP TRIGGER events_append_only_delete")
     op.drop_table("login_throttle")
     with op.batch_alter_table("leases", schema=None) as batch_op:
         batch_op.drop_index("ix_leases_user")
