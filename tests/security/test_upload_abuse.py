@@ -216,3 +216,81 @@ def test_json_body_to_an_upload_route_is_422(api: Any, ctx: AppContext, image_pr
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_input"
     assert_nothing_stored(ctx)
+
+
+# ---- audio -------------------------------------------------------------------
+
+
+def _wav(seconds: float = 0.1, rate: int = 8000, channels: int = 1) -> bytes:
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x01" * int(seconds * rate) * channels)
+    return buf.getvalue()
+
+
+def _wav_header(*, rate: int = 8000, channels: int = 1, data_bytes: int | None = None) -> bytes:
+    """A real WAV whose header is rewritten: sample rate, channel count, data size."""
+    data = bytearray(_wav())
+    struct.pack_into("<H", data, 22, channels)
+    struct.pack_into("<I", data, 24, rate)
+    struct.pack_into("<I", data, 28, rate * channels * 2)
+    struct.pack_into("<H", data, 32, channels * 2)
+    if data_bytes is not None:
+        struct.pack_into("<I", data, 4, min(data_bytes + 36, 0xFFFFFFFF))
+        struct.pack_into("<I", data, 40, data_bytes)
+    return bytes(data)
+
+
+@pytest.fixture
+def audio_project(api: Any) -> int:
+    r = api.post("/api/projects", json={"name": "sounds", "modality": "audio", "labels": ["a", "b"]})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        ("huge-rate.wav", _wav_header(rate=2_000_000_000), 415),
+        ("many-channels.wav", _wav_header(channels=30_000), 415),
+        ("text.wav", b"RIFF....WAVEfmt this is not audio at all", 415),
+        ("page.mp3", HTML_AS_PNG, 415),
+        ("image.ogg", _png(), 415),
+        ("empty.flac", b"", 415),
+    ],
+    ids=["rate", "channels", "fake-riff", "html", "png", "empty"],
+)
+def test_hostile_audio_is_refused_and_nothing_is_stored(
+    api: Any, ctx: AppContext, audio_project: int, name: str, data: bytes, status: int
+) -> None:
+    r = api.post(f"/api/projects/{audio_project}/audio", files=[("files", (name, data, "audio/wav"))])
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["file"] == name
+    assert_nothing_stored(ctx)
+
+
+def test_one_bad_recording_refuses_the_whole_audio_upload(
+    api: Any, ctx: AppContext, audio_project: int
+) -> None:
+    files = [("files", ("good.wav", _wav(), "audio/wav")), ("files", ("bad.wav", b"RIFF junk", "audio/wav"))]
+    r = api.post(f"/api/projects/{audio_project}/audio", files=files)
+    assert r.status_code == 415, r.text
+    assert r.json()["error"]["file"] == "bad.wav"
+    assert_nothing_stored(ctx)
+
+
+def test_a_header_that_lies_about_its_length_reads_only_what_is_there(
+    api: Any, ctx: AppContext, audio_project: int
+) -> None:
+    """A WAV declaring 4 GB of samples is decoded from the bytes it has, never allocated as declared."""
+    data = _wav_header(data_bytes=0xFFFFFFF0)
+    r = api.post(f"/api/projects/{audio_project}/audio", files=[("files", ("liar.wav", data, "audio/wav"))])
+    assert r.status_code == 201, r.text
+    with ctx.db.read() as s:
+        media = s.scalars(select(Media)).one()
+    assert media.size == len(data) and media.duration is not None and media.duration < 1.0
