@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hitloop import plugins
 from hitloop.db.tables import Annotation, Item, ModelVersion, Suggestion
@@ -103,8 +103,14 @@ def test_retraining_is_queued_every_n_labels_never_twice(loop: Loop) -> None:
     job, created = retrain.request_training(loop.db, loop.project, None)
     assert not created and job.id == queued[0].id
     loop.run_jobs()
-    # 15 labels were counted at the start; labels after that count toward the next job.
-    loop.label(loop.ids[15:20])
+    with loop.db.read() as s:
+        metrics = s.scalars(select(ModelVersion.metrics)).one()
+        newest = s.scalar(select(func.max(Annotation.id)))
+    # The model remembers the newest answer it saw; only answers above it count as new.
+    assert metrics["last_annotation_id"] == newest and metrics["n_annotations"] == 15
+    loop.label(loop.ids[15:19])
+    assert records.list_jobs(loop.db, project_id=loop.project, state="queued") == []
+    loop.label(loop.ids[19:20])
     assert [j.kind for j in records.list_jobs(loop.db, project_id=loop.project, state="queued")] == ["train"]
 
 

@@ -59,21 +59,30 @@ def enqueue_due(db: Database) -> None:
 
 
 def _labels_since_last_model(s: Any, project_id: int) -> int:
+    """Answers given since the last model's training set was read.
+
+    Counted above the model's watermark (the highest annotation id it saw), a
+    range of the ``(project_id, id)`` index: the cost follows the new labels,
+    not the size of the project. (Models from before the watermark: all
+    current answers minus the count the model recorded.)
+    """
     with_model = s.scalars(
         select(ModelVersion.metrics)
         .where(ModelVersion.project_id == project_id)
         .order_by(ModelVersion.id.desc())
         .limit(1)
     ).first()
-    trained_on = int((with_model or {}).get("n_annotations", 0))
-    total = s.scalar(
-        select(func.count()).where(
-            Annotation.project_id == project_id,
-            Annotation.superseded_by.is_(None),
-            Annotation.skipped.is_(False),
-        )
-    )
-    return int(total or 0) - trained_on
+    metrics = with_model or {}
+    current = [
+        Annotation.project_id == project_id,
+        Annotation.superseded_by.is_(None),
+        Annotation.skipped.is_(False),
+    ]
+    watermark = metrics.get("last_annotation_id")
+    if watermark is not None:
+        return int(s.scalar(select(func.count()).where(*current, Annotation.id > int(watermark))) or 0)
+    trained_on = int(metrics.get("n_annotations", 0))
+    return int(s.scalar(select(func.count()).where(*current)) or 0) - trained_on
 
 
 def _active_train(s: Any, project_id: int, ignore_job: int | None) -> Job | None:

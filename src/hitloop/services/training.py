@@ -57,6 +57,7 @@ _LABELS = Statement(
 _COUNT = Statement(
     "SELECT count(*) AS n FROM annotations WHERE project_id = :p AND superseded_by IS NULL AND skipped = :no"
 )
+_WATERMARK = Statement("SELECT max(id) AS last FROM annotations WHERE project_id = :p")
 
 
 def training_labels(db: Database, project_id: int) -> dict[int, str]:
@@ -94,6 +95,12 @@ def count_labels(db: Database, project_id: int) -> int:
     """Current non-skipped answers in the project (what "N new labels" counts)."""
     with db.driver_read() as conn:
         return int(_COUNT.run(conn, {"p": project_id, "no": False}).scalar_one())
+
+
+def label_watermark(db: Database, project_id: int) -> int:
+    """The highest annotation id of the project (0 for none): what a model has seen."""
+    with db.driver_read() as conn:
+        return int(_WATERMARK.run(conn, {"p": project_id}).scalar_one() or 0)
 
 
 def learner_name(learner: Any) -> str:
@@ -199,6 +206,8 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     if project.task != TaskType.CLASSIFY.value:
         raise InputError(f"the model loop supports classify projects, not {project.task}", field="task")
     loop = loop_settings_of(project.settings)
+    # Read before the labels: an answer arriving in between counts toward the next model.
+    watermark = label_watermark(ctx.db, project_id)
     n_annotations = count_labels(ctx.db, project_id)
     labels = training_labels(ctx.db, project_id)
     if len(set(labels.values())) < 2:
@@ -238,6 +247,7 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     metrics.update(
         {
             "n_annotations": n_annotations,
+            "last_annotation_id": watermark,
             "train_seconds": round(time.monotonic() - started, 3),
             "class_counts": dict(Counter(y.tolist())),
         }
