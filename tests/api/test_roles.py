@@ -29,6 +29,7 @@ EVERYONE = frozenset(ROLES)
 LABELERS = frozenset({"owner", "manager", "annotator"})
 READERS = frozenset({"owner", "manager", "reviewer", "viewer"})
 MANAGERS = frozenset({"owner", "manager"})
+REVIEWERS = frozenset({"owner", "manager", "reviewer"})
 
 PROJECT = "/api/projects/{project_id}"
 ITEM = "/api/items/{item_id}"
@@ -63,6 +64,14 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", f"{PROJECT}/models"): EVERYONE,
     ("GET", f"{PROJECT}/jobs"): EVERYONE,
     ("GET", f"{PROJECT}/loop"): EVERYONE,
+    ("GET", f"{PROJECT}/review"): REVIEWERS,
+    ("GET", f"{PROJECT}/agreement"): READERS,
+    ("GET", f"{PROJECT}/consensus"): READERS,
+    ("GET", f"{PROJECT}/consensus/export"): READERS,
+    ("PUT", f"{PROJECT}/consensus/method"): MANAGERS,
+    ("GET", f"{PROJECT}/anchoring"): READERS,
+    ("GET", f"{PROJECT}/audit"): frozenset({"owner"}),
+    ("GET", f"{PROJECT}/audit/export"): frozenset({"owner"}),
 }
 # Not about one project: any user, or administrators, or nobody at all.
 ACCOUNT_ROUTES = {
@@ -126,6 +135,8 @@ def _body(method: str, path: str) -> Any:
         return {}
     if path.endswith("/members/{user_id}"):
         return {"role": "annotator"}
+    if path.endswith("/consensus/method"):
+        return {"method": "auto"}
     return None
 
 
