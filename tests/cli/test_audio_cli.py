@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
 
 from hitloop.api.context import AppContext
+from hitloop.cli import cli
 from hitloop.schemas import ProjectCreate
 from hitloop.services import projects, speech
 from tests.cli.conftest import Run
@@ -49,3 +53,45 @@ def test_broken_recording_in_a_folder_imports_nothing(run: Run, ctx: AppContext,
     result = run("import", project_id, folder, expect=2)
     assert result.stderr.startswith(f"Error: {folder}:2")
     assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
+
+
+def _simulate(*args: object, expect: int = 0) -> Any:
+    """``hitloop simulate`` needs no database: run it without the fixture's --data-dir."""
+    result = CliRunner().invoke(cli, ["simulate", *map(str, args)], catch_exceptions=False)
+    assert result.exit_code == expect, result.output
+    return result
+
+
+def test_simulate_on_recordings(tmp_path: Path) -> None:
+    import json
+
+    from tests.sounds import tone
+
+    lines = []
+    for i in range(24):
+        low = i % 2 == 0
+        name = f"{i}.wav"
+        (tmp_path / name).write_bytes(encode(tone(0.4, freq=(300 if low else 2500) + 7 * i)))
+        lines.append(json.dumps({"path": name, "pitch": "low" if low else "high"}))
+    (tmp_path / "tones.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "report.json"
+    _simulate(
+        "--data", tmp_path / "tones.jsonl", "--text-field", "path", "--label-field", "pitch",
+        "--modality", "audio", "--seed-labels", "4", "--batch", "2", "--budget", "8", "--repeats", "1",
+        "--strategy", "random", "--json", out, "-q",
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["setup"]["featurizer"].startswith("AudioMfcc")
+    assert report["strategies"][0]["accuracy_mean"][-1] == 1.0
+
+
+def test_simulate_names_a_bad_recording(tmp_path: Path) -> None:
+    (tmp_path / "a.wav").write_bytes(b"not audio")
+    (tmp_path / "x.jsonl").write_text(
+        '{"path": "a.wav", "pitch": "low"}\n{"path": "a.wav", "pitch": "high"}\n'
+    )
+    result = _simulate(
+        "--data", tmp_path / "x.jsonl", "--text-field", "path", "--label-field", "pitch",
+        "--modality", "audio", "--seed-labels", "1", "--json", tmp_path / "r.json", expect=2,
+    )  # fmt: skip
+    assert f"{tmp_path / 'x.jsonl'}:1, field 'path': cannot read the recording" in result.stderr
