@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sqlalchemy import func, select
@@ -10,8 +12,10 @@ from hitloop import plugins
 from hitloop.db.tables import Annotation, Item, ModelVersion, Suggestion
 from hitloop.errors import InputError, NotFoundError
 from hitloop.jobs import records
-from hitloop.schemas import AnnotationIn, LoopSettingsUpdate
-from hitloop.services import annotations, auth, loop_settings, queue, retrain, training
+from hitloop.media.store import MediaStore
+from hitloop.schemas import AnnotationIn, LoopSettingsUpdate, ProjectCreate
+from hitloop.services import annotations, auth, items, loop_settings, projects, queue, retrain, training
+from hitloop.services.items import ItemLimits
 from tests.loop.conftest import FILLER, NEGATIVE, POSITIVE, Loop
 
 WORDS = POSITIVE + NEGATIVE + FILLER
@@ -205,3 +209,23 @@ def test_settings_choose_the_strategy_and_learner(loop: Loop) -> None:
     assert len((job.result or {})["batch"]) == 5
     with pytest.raises(NotFoundError):
         loop_settings.get_loop_settings(loop.db, 999)
+
+
+def test_imports_queue_features_only_when_the_loop_retrains_by_itself(loop: Loop, tmp_path: Path) -> None:
+    from hitloop.formats.records import ItemRecord
+
+    def import_two(project_id: int) -> None:
+        records_in = [ItemRecord(i + 1, f"text {i}", None, None, {}, None) for i in range(2)]
+        items.import_records(
+            loop.db, MediaStore(tmp_path), project_id, loop.user, records_in, source="t", limits=ItemLimits()
+        )
+
+    manual = projects.create_project(
+        loop.db, loop.user, ProjectCreate(name="manual", labels=["pos", "neg"])
+    ).id
+    loop_settings.update_loop_settings(loop.db, manual, None, LoopSettingsUpdate(auto_retrain=False))
+    auto = projects.create_project(loop.db, loop.user, ProjectCreate(name="auto", labels=["pos", "neg"])).id
+    import_two(manual)
+    import_two(auto)
+    assert records.list_jobs(loop.db, project_id=manual) == []
+    assert [j.kind for j in records.list_jobs(loop.db, project_id=auto)] == ["featurize"]

@@ -27,6 +27,7 @@ from hitloop.jobs.records import wake as wake_jobs
 from hitloop.media.store import MediaStore
 from hitloop.schemas import ImportResult, ItemIn, ItemOut
 from hitloop.services.audit import record_event
+from hitloop.services.loop_settings import loop_settings_of
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, Modality
 
@@ -73,7 +74,7 @@ class ItemLimits:
 
 def _project(s: Any, project_id: int) -> Any:
     row = s.execute(
-        select(Project.__table__.c.id, Project.__table__.c.modality).where(
+        select(Project.__table__.c.id, Project.__table__.c.modality, Project.__table__.c.settings).where(
             Project.__table__.c.id == project_id
         )
     ).first()
@@ -325,8 +326,9 @@ def import_records(
             record_event(
                 s, user_id, project_id, "items.import", "import", run_id, {"source": source, "count": created}
             )
-            if created and project.modality in FEATURIZED:
+            if created and project.modality in FEATURIZED and loop_settings_of(project.settings).auto_retrain:
                 # Features for the model loop, computed in the background (services/features.py).
+                # Without automatic retraining they wait for the first train job.
                 insert_job(s, "featurize", project_id, {"import_id": run_id}, user_id)
     except BaseException as exc:
         _discard(db, run_id, exc)
