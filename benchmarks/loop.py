@@ -66,11 +66,15 @@ TARGETS = {"annotations_per_s": 500.0, "next_p99_ms": 25.0, "submit_p99_ms": 25.
 # --------------------------------------------------------------------------- setup
 
 
-def setup(data_dir: Path, url: str, n_items: int, n_clients: int) -> dict[str, Any]:
-    """Create users, tokens, a project and the items, in-process through the services."""
+def setup(data_dir: Path, url: str, n_items: int, n_clients: int, model_loop: bool = False) -> dict[str, Any]:
+    """Create users, tokens, a project and the items, in-process through the services.
+
+    Without ``model_loop`` the project does not retrain by itself, so no
+    featurize or train job competes with the annotators (retrain.py measures that).
+    """
     from hitloop.api.context import AppContext
-    from hitloop.schemas import ProjectCreate
-    from hitloop.services import auth, items, members, projects
+    from hitloop.schemas import LoopSettingsUpdate, ProjectCreate
+    from hitloop.services import auth, items, loop_settings, members, projects
     from hitloop.settings import Settings
     from hitloop.types import Role
 
@@ -81,6 +85,8 @@ def setup(data_dir: Path, url: str, n_items: int, n_clients: int) -> dict[str, A
     t_migrate = time.perf_counter()
     admin = auth.create_user(ctx.db, "bench-admin", PASSWORD, is_admin=True)
     project = projects.create_project(ctx.db, admin.id, ProjectCreate(name="bench", labels=LABELS))
+    if not model_loop:
+        loop_settings.update_loop_settings(ctx.db, project.id, None, LoopSettingsUpdate(auto_retrain=False))
 
     def make_user(i: int) -> tuple[int, str]:
         user = auth.create_user(ctx.db, f"annotator{i:04d}", PASSWORD)
@@ -475,7 +481,7 @@ def check_database(url: str, project_id: int, acked: list[int]) -> dict[str, Any
 
 def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str) -> dict[str, Any]:
     print(f"setup: {args.items:,} items, {args.clients} annotators, {kind} …", flush=True)
-    prepared = setup(data_dir, url, args.items, args.clients)
+    prepared = setup(data_dir, url, args.items, args.clients, args.model_loop)
     print(
         f"setup: {prepared['total_s']:.1f} s (items {prepared['items_s']:.1f} s, "
         f"{prepared['items_per_s']:,} items/s; users {prepared['users_s']:.1f} s)",
@@ -740,6 +746,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database", help="PostgreSQL URL; a fresh schema is created and dropped")
     ap.add_argument("--json", help="write the full report here")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument(
+        "--model-loop",
+        action="store_true",
+        help="let the project retrain by itself (featurize and train jobs run in the server meanwhile)",
+    )
     ap.add_argument("--count", type=int, default=1, help="items per 'next' call (then submitted one by one)")
     ap.add_argument(
         "--think-ms",
@@ -803,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
             "http",
             "tweak",
             "background_import",
+            "model_loop",
         )
     }
     params["database"] = redact(args.database) if args.database else "sqlite (temp file)"
