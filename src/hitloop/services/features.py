@@ -177,6 +177,18 @@ def _transform_images(args: tuple[Any, list[str]]) -> Any:
     return featurizer.transform([_read_image(Path(p)) for p in paths])
 
 
+def _transform_audio(args: tuple[Any, list[str]]) -> Any:
+    featurizer, paths = args
+    rate = int(featurizer.get_params().get("samplerate", 16_000))
+    return featurizer.transform([_read_audio(Path(p), rate) for p in paths])
+
+
+def _read_audio(path: Path, rate: int) -> NDArray[np.float32]:
+    from hitloop.formats.audio import decode_audio
+
+    return decode_audio(path, samplerate=rate)[0]
+
+
 def _read_image(path: Path) -> NDArray[np.float64]:
     from PIL import Image
 
@@ -216,6 +228,13 @@ def featurize(ctx: JobContext, project_id: int) -> FeatureBundle:
         image_chunk = CHUNK // 10
         chunks = [(featurizer, paths[i : i + image_chunk]) for i in range(0, len(paths), image_chunk)]
         transform = _transform_images
+    elif project.modality == "audio":
+        store = MediaStore(ctx.settings.media_dir)
+        paths = [str(store.path_for(r.media_sha256)) for r in rows]
+        rate = int(featurizer.get_params().get("samplerate", 16_000))
+        featurizer.fit([_read_audio(Path(p), rate) for p in paths[:FIT_SAMPLE_IMAGES]])
+        chunks = [(featurizer, paths[i : i + CHUNK // 10]) for i in range(0, len(paths), CHUNK // 10)]
+        transform = _transform_audio
     else:
         raise InputError(f"no featurizer for {project.modality} items yet", field="modality")
     ctx.progress(0.2, f"transforming {len(rows)} items in {len(chunks)} chunks", force=True)

@@ -60,7 +60,7 @@ class RecordLike(Protocol):
     def meta(self) -> dict[str, Any]: ...
 
 
-FEATURIZED = frozenset({Modality.TEXT.value, Modality.IMAGE.value})
+FEATURIZED = frozenset({Modality.TEXT.value, Modality.IMAGE.value, Modality.AUDIO.value})
 """Modalities whose imports queue a featurize job."""
 
 
