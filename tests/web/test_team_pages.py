@@ -95,7 +95,7 @@ def test_a_viewer_sees_the_project_but_no_team_controls_nor_the_labeling_page(cl
     csrf = _session(client, "vera")
     html = client.get(f"/projects/{pid}").text
     assert 'data-role="viewer"' in html
-    assert "Add member" not in html and "Start labeling" not in html
+    assert "Add member" not in html and "Start labeling" not in html and "Import items" not in html
     assert client.get(f"/projects/{pid}/label").status_code == 403
     r = client.post(f"/projects/{pid}/members", data={"csrf_token": csrf, "username": "ann"})
     assert r.status_code == 403
