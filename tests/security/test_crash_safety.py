@@ -26,8 +26,9 @@ from sqlalchemy import select
 from hitloop.db.engine import Database
 from hitloop.db.tables import Annotation, Item
 from hitloop.schemas import ItemIn, ProjectCreate
-from hitloop.services import auth, items, projects
+from hitloop.services import auth, items, members, projects
 from hitloop.services.items import ItemLimits
+from hitloop.types import Role
 from tests.servers import free_port
 
 N_ITEMS = 120
@@ -109,11 +110,13 @@ def test_acknowledged_answers_survive_sigkill_and_leases_come_back(tmp_path: Pat
     owner = auth.create_user(db, "owner", "owner-password")
     project = projects.create_project(db, owner.id, ProjectCreate(name="crash", labels=["a", "b"]))
     items.add_items(db, project.id, owner.id, [ItemIn(text=f"t{i}") for i in range(N_ITEMS)], ItemLimits())
-    tokens = [
-        auth.create_token(db, auth.create_user(db, f"w{i}", "worker-password").id)[1]
-        for i in range(N_CLIENTS)
-    ]
-    late_token = auth.create_token(db, auth.create_user(db, "late", "worker-password").id)[1]
+    names = [f"w{i}" for i in range(N_CLIENTS)] + ["late"]
+    tokens = []
+    for name in names:
+        user = auth.create_user(db, name, "worker-password")
+        members.add_member(db, None, project.id, name, Role.ANNOTATOR)
+        tokens.append(auth.create_token(db, user.id)[1])
+    late_token = tokens.pop()
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
