@@ -131,3 +131,28 @@ def test_a_bad_recording_imports_nothing(ctx: AppContext, tmp_path: Path) -> Non
         )
     assert (caught.value.file, caught.value.line) == ("calls.jsonl", 2)
     assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
+
+
+def test_drafts_as_a_job(ctx: AppContext, admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from hitloop.jobs import JobRunner, records
+    from hitloop.services.jobs import builtin_jobs, request_job
+
+    project_id = _transcribe_project(ctx)
+    clip = speak("Hello world.", tmp_path / "hello.wav").read_bytes()
+    item = items.add_audio(ctx.db, ctx.media, project_id, None, clip, filename="hello.wav", limits=ctx.limits)
+    job = request_job(ctx.db, "transcribe", project_id, admin.id)
+    runner = JobRunner(ctx.db, ctx.settings, builtin_jobs())
+    while (claimed := records.claim(ctx.db)) is not None:
+        runner.run_claimed(claimed)
+    done = records.get(ctx.db, job.id)
+    assert done.state == "done", done.error
+    assert done.result is not None and done.result["drafted"] == 1
+    draft = speech.draft_for(ctx.db, item)
+    assert draft is not None and draft["text"] == "hello world"
+
+    text_project = projects.create_project(ctx.db, None, ProjectCreate(name="t", labels=["a"])).id
+    failing = request_job(ctx.db, "transcribe", text_project, admin.id)
+    while (claimed := records.claim(ctx.db)) is not None:
+        runner.run_claimed(claimed)
+    failed = records.get(ctx.db, failing.id)
+    assert failed.state == "failed" and "transcribe on audio" in (failed.error or "")

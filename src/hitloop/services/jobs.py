@@ -9,22 +9,25 @@ from hitloop.schemas import JobOut
 from hitloop.services.boxes import faces_job
 from hitloop.services.features import featurize_job
 from hitloop.services.scoring import score_job
+from hitloop.services.speech import transcribe_job
 from hitloop.services.training import train_job
 
 __all__ = ["ON_DEMAND", "builtin_jobs", "request_job"]
 
-ON_DEMAND = ("featurize", "score", "faces")
+ON_DEMAND = ("featurize", "score", "faces", "transcribe")
 """Kinds a person may queue directly (training goes through :func:`~.retrain.request_training`)."""
 
 
 def builtin_jobs() -> JobRegistry:
     """featurize (features on disk, then a new order), train (model version + scoring), score;
-    faces (face boxes as suggestions on a boxes project, hitloop.services.boxes)."""
+    faces (face boxes as suggestions on a boxes project, hitloop.services.boxes);
+    transcribe (speech-recognizer drafts on a transcribe project, hitloop.services.speech)."""
     registry = JobRegistry()
     registry.register("featurize", featurize_job)
     registry.register("train", train_job)
     registry.register("score", score_job)
     registry.register("faces", faces_job)
+    registry.register("transcribe", transcribe_job)
     return registry
 
 

@@ -21,13 +21,21 @@ from hitloop.db.engine import Database
 from hitloop.db.sql import json_out
 from hitloop.db.tables import Annotation, Item, Media, Project, Suggestion
 from hitloop.errors import InputError, NotFoundError
+from hitloop.jobs import JobContext
 from hitloop.media.audio import read_peaks, write_peaks
 from hitloop.media.store import MediaStore
 from hitloop.schemas import AudioOut, TranscriptStats
 from hitloop.services.audit import record_event
 from hitloop.types import ItemState, Modality, TaskType
 
-__all__ = ["LONG_RECORDING_S", "audio_info", "draft_for", "transcribe_project", "transcript_stats"]
+__all__ = [
+    "LONG_RECORDING_S",
+    "audio_info",
+    "draft_for",
+    "transcribe_job",
+    "transcribe_project",
+    "transcript_stats",
+]
 
 items_t = cast(Table, Item.__table__)
 media_t = cast(Table, Media.__table__)
@@ -209,3 +217,22 @@ def transcript_stats(db: Database, project_id: int) -> TranscriptStats:
         keystrokes_corrected=counts.keystrokes_corrected,
         keystrokes_saved=counts.keystrokes_saved,
     )
+
+
+def transcribe_job(ctx: JobContext) -> dict[str, Any]:
+    """The ``transcribe`` job: :func:`transcribe_project` (``args``: optional ``redo``, ``limit``)."""
+    if ctx.project_id is None:
+        raise InputError("a transcribe job needs a project", field="project_id")
+    redo, limit = ctx.args.get("redo", False), ctx.args.get("limit")
+    if not isinstance(redo, bool):
+        raise InputError("redo must be true or false", field="args.redo")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InputError("limit must be a positive integer", field="args.limit")
+
+    def progress(done: int, total: int) -> None:
+        ctx.check_cancelled()
+        ctx.progress(done / total if total else 1.0, f"{done:,} of {total:,} recordings")
+
+    store = MediaStore(ctx.settings.media_dir)
+    count = transcribe_project(ctx.db, store, ctx.project_id, redo=redo, limit=limit, progress=progress)
+    return {"drafted": count}
