@@ -124,3 +124,23 @@ def test_transcribe_projects(api, clip: bytes) -> None:  # type: ignore[no-untyp
     assert ok.json()["value"] == {"text": "hello there"}
     stats = api.get(f"/api/projects/{p['id']}/transcripts").json()
     assert stats["transcripts"] == 0 and stats["wer"] is None  # no draft was shown
+
+
+def test_export_keeps_segment_timings(api, clip: bytes) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    p = _project(api, task="transcribe", labels=[])
+    (item_id,) = _upload(api, p["id"], ("call.mp3", clip)).json()["item_ids"]
+    value = {
+        "text": "hello there",
+        "segments": [
+            {"start": 0.0, "end": 0.4, "text": "hello"},
+            {"start": 0.5, "end": 0.9, "text": "there"},
+        ],
+    }
+    r = api.post(f"/api/items/{item_id}/annotations", json={"value": value, "client_key": "segments-01"})
+    assert r.status_code == 201, r.text
+    export = api.get(f"/api/projects/{p['id']}/export", params={"format": "jsonl"})
+    assert export.status_code == 200
+    (row,) = [json.loads(line) for line in export.text.splitlines()]
+    assert row["value"] == value
