@@ -86,7 +86,9 @@ def _csv_line(number: str, text: str, real: str) -> Statement:
 
 # 17 significant digits round-trip a double exactly; PostgreSQL's float text
 # output is already the shortest exact form.
-_SQLITE_CSV = _csv_line("{}", _csv_text("{0}"), "CASE WHEN {0} IS NULL THEN '' ELSE printf('%!.17g', {0}) END")
+_SQLITE_CSV = _csv_line(
+    "{}", _csv_text("{0}"), "CASE WHEN {0} IS NULL THEN '' ELSE printf('%!.17g', {0}) END"
+)
 _PG_CSV = _csv_line("{}::text", _csv_text("{0}::text"), "coalesce({}::text, '')")
 _TUPLES = Statement(
     "SELECT a.id, a.item_id, i.external_id, i.text, i.media_sha256, i.meta{pg:::text}, u.username, a.label,"
