@@ -377,9 +377,6 @@ class LoopSettingsUpdate(_Strict):
 # ---- review, agreement, consensus, audit ------------------------------------
 
 
-# --- teams: members, team settings, gold items ---------------------------------------
-
-
 class MemberIn(_Strict):
     username: str = Field(min_length=1, max_length=100)
     role: Role = Field(default=Role.ANNOTATOR, strict=False)
