@@ -8,15 +8,21 @@ from hitloop.schemas import ItemOut, SuggestionOut
 
 __all__ = ["attach_suggestions"]
 
-_SUGGESTIONS = "SELECT item_id, model_version_id, value, label, confidence, explanation FROM suggestions"
+_SUGGESTION = Statement(
+    "SELECT item_id, model_version_id, value, label, confidence, explanation FROM suggestions"
+    " WHERE item_id = :i"
+)
 
 
 def attach_suggestions(conn: DriverConnection, items: list[ItemOut]) -> list[ItemOut]:
-    """Set ``suggestion`` on each item that has one: one primary-key lookup for the batch."""
+    """Set ``suggestion`` on each item that has one: one primary-key lookup per item.
+
+    One fixed statement (prepared once, cached by the driver) rather than an
+    ``IN`` list whose text changes with every batch.
+    """
     if not items:
         return items
-    ids = ", ".join(str(int(i.id)) for i in items)
-    rows = Statement(f"{_SUGGESTIONS} WHERE item_id IN ({ids})").run(conn).all()
+    rows = [row for item in items if (row := _SUGGESTION.run(conn, {"i": item.id}).first()) is not None]
     if not rows:
         return items
     by_item = {r.item_id: r for r in rows}
