@@ -14,20 +14,10 @@ from typing import Any, Self
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from hitloop.ml.featurizers import Featurizer
+from hitloop.ml.featurizers import Featurizer, as_texts
 from hitloop.ml.linalg import Features
 
 __all__ = ["MiniLmEmbedding"]
-
-
-def _texts(X: Any) -> list[str]:
-    if isinstance(X, str):
-        raise TypeError("expected a sequence of texts, got a single string")
-    texts = list(X)
-    bad = next((t for t in texts if not isinstance(t, str)), None)
-    if bad is not None:
-        raise TypeError(f"texts must be str, got {type(bad).__name__}")
-    return texts
 
 
 class MiniLmEmbedding(Featurizer):
@@ -72,7 +62,7 @@ class MiniLmEmbedding(Featurizer):
 
     def transform(self, X: Any) -> Features:
         check_is_fitted(self, "model_")
-        texts = _texts(X)
+        texts = as_texts(X)
         if not texts:
             return np.empty((0, 384), dtype=np.float32)
         import torch

@@ -39,7 +39,7 @@ class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         raise NotImplementedError
 
 
-def _texts(X: Any) -> list[str]:
+def as_texts(X: Any) -> list[str]:
     if isinstance(X, str):
         raise TypeError("expected a sequence of texts, got a single string")
     texts = list(X)
@@ -102,7 +102,7 @@ class TextTfidf(Featurizer):
         return out
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        texts = _texts(X)
+        texts = as_texts(X)
         if not texts:
             raise ValueError("cannot fit a vocabulary on zero texts")
         self.vectorizers_ = [v.fit(texts) for v in self._make()]
@@ -111,7 +111,7 @@ class TextTfidf(Featurizer):
 
     def transform(self, X: Any) -> Features:
         check_is_fitted(self, "vectorizers_")
-        texts = _texts(X)
+        texts = as_texts(X)
         parts = [v.transform(texts) for v in self.vectorizers_]
         if len(parts) == 1:
             return sp.csr_matrix(parts[0])
@@ -306,4 +306,4 @@ class WordLlamaEmbedding(Featurizer):
 
     def transform(self, X: Any) -> Features:
         check_is_fitted(self, "model_")
-        return np.asarray(self.model_.embed(_texts(X)), dtype=np.float64)
+        return np.asarray(self.model_.embed(as_texts(X)), dtype=np.float64)

@@ -156,6 +156,30 @@ def _store_image(
     return sha
 
 
+def _insert_upload(
+    s: Any, project_id: int, user_id: int | None, sha: str, filename: str, meta: dict[str, Any] | None
+) -> int:
+    """The open item for one uploaded file (already stored as ``sha``), with its audit event."""
+    item_id = s.execute(
+        insert(items)
+        .values(
+            project_id=project_id,
+            external_id=filename[:500],
+            text=None,
+            media_sha256=sha,
+            meta=meta or {"filename": filename[:500]},
+            priority=0.0,
+            state=ItemState.OPEN.value,
+            n_answers=0,
+            source="upload",
+            created_at=time.time(),
+        )
+        .returning(items.c.id)
+    ).scalar_one()
+    record_event(s, user_id, project_id, "items.add", "item", item_id, {"filename": filename[:200]})
+    return int(item_id)
+
+
 def add_image(
     db: Database,
     store: MediaStore,
@@ -173,24 +197,7 @@ def add_image(
         if project.modality != Modality.IMAGE.value:
             raise InputError(f"project {project_id} holds {project.modality} items, not images", field="file")
         sha = _store_image(store, s, data, filename, limits)
-        item_id = s.execute(
-            insert(items)
-            .values(
-                project_id=project_id,
-                external_id=filename[:500],
-                text=None,
-                media_sha256=sha,
-                meta=meta or {"filename": filename[:500]},
-                priority=0.0,
-                state=ItemState.OPEN.value,
-                n_answers=0,
-                source="upload",
-                created_at=time.time(),
-            )
-            .returning(items.c.id)
-        ).scalar_one()
-        record_event(s, user_id, project_id, "items.add", "item", item_id, {"filename": filename[:200]})
-        return int(item_id)
+        return _insert_upload(s, project_id, user_id, sha, filename, meta)
 
 
 def _store_audio(
@@ -236,24 +243,7 @@ def add_audio(
         if project.modality != Modality.AUDIO.value:
             raise InputError(f"project {project_id} holds {project.modality} items, not audio", field="file")
         sha = _store_audio(store, s, data, filename, limits)
-        item_id = s.execute(
-            insert(items)
-            .values(
-                project_id=project_id,
-                external_id=filename[:500],
-                text=None,
-                media_sha256=sha,
-                meta={"filename": filename[:500]},
-                priority=0.0,
-                state=ItemState.OPEN.value,
-                n_answers=0,
-                source="upload",
-                created_at=time.time(),
-            )
-            .returning(items.c.id)
-        ).scalar_one()
-        record_event(s, user_id, project_id, "items.add", "item", item_id, {"filename": filename[:200]})
-        return int(item_id)
+        return _insert_upload(s, project_id, user_id, sha, filename, None)
 
 
 def import_records(

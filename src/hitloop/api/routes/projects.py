@@ -95,6 +95,18 @@ async def _spool(upload: UploadFile, limit: int, suffix: str = "") -> Path:
     return path
 
 
+async def _read_uploads(files: list[UploadFile], limit: int) -> list[tuple[str, bytes]]:
+    """(base name, bytes) of each uploaded file, each spooled under the size limit first."""
+    uploads = []
+    for upload in files:
+        path = await _spool(upload, limit)
+        try:
+            uploads.append((Path(upload.filename or "upload").name, path.read_bytes()))
+        finally:
+            path.unlink(missing_ok=True)
+    return uploads
+
+
 @router.post("/{project_id}/images", response_model=ImagesResult, status_code=201)
 async def upload_images(
     project_id: IdPath,
@@ -103,13 +115,7 @@ async def upload_images(
     _access: ItemAdder,
     files: Annotated[list[UploadFile], File()],
 ) -> ImagesResult:
-    uploads = []
-    for upload in files:
-        path = await _spool(upload, ctx.settings.max_upload_bytes)
-        try:
-            uploads.append((Path(upload.filename or "upload").name, path.read_bytes()))
-        finally:
-            path.unlink(missing_ok=True)
+    uploads = await _read_uploads(files, ctx.settings.max_upload_bytes)
     # All or nothing: every file is checked before the first is stored.
     for name, data in uploads:
         check_image(data, max_pixels=ctx.settings.max_image_pixels, name=name)
@@ -129,25 +135,17 @@ async def upload_audio(
     files: Annotated[list[UploadFile], File()],
 ) -> ImagesResult:
     """Add recordings (WAV, FLAC, MP3, OGG) to an audio project, one item each."""
-    uploads = []
-    for upload in files:
-        path = await _spool(upload, ctx.settings.max_upload_bytes)
-        try:
-            uploads.append((Path(upload.filename or "upload").name, path.read_bytes()))
-        finally:
-            path.unlink(missing_ok=True)
+    uploads = await _read_uploads(files, ctx.settings.max_upload_bytes)
     # All or nothing: every recording is checked before the first is stored. Decoding
     # checks the whole recording, so it runs off the event loop.
     for name, data in uploads:
         await run_in_threadpool(check_audio, data, max_seconds=ctx.settings.max_audio_seconds, name=name)
-    ids = []
-    for name, data in uploads:
-        add = items.add_audio
-        ids.append(
-            await run_in_threadpool(
-                add, ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits
-            )
+    ids = [
+        await run_in_threadpool(
+            items.add_audio, ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits
         )
+        for name, data in uploads
+    ]
     return ImagesResult(item_ids=ids)
 
 
