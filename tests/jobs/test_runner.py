@@ -118,6 +118,32 @@ def test_jobs_of_one_project_run_one_at_a_time(
     assert _wait_for(db, second.id, ("done",)).state == "done"
 
 
+def test_racing_claims_start_one_job_per_project(db: Database, project: int) -> None:
+    """Many runners claiming at once start at most one job of a project, whatever the timing."""
+    for _ in range(5):
+        first = records.create(db, "squares", project_id=project, args={"n": 1})
+        records.create(db, "squares", project_id=project, args={"n": 1})
+        start = threading.Barrier(8)
+        claimed: list[int] = []
+
+        def claim_one() -> None:
+            start.wait()
+            job = records.claim(db)
+            if job is not None:
+                claimed.append(job.id)
+
+        threads = [threading.Thread(target=claim_one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert claimed == [first.id]
+        records.finish(db, first.id, "done")
+        second = records.claim(db)
+        assert second is not None and second.id == first.id + 1
+        records.finish(db, second.id, "done")
+
+
 def test_a_job_left_running_by_a_crash_is_marked_failed_and_can_be_rerun(
     db: Database, settings: Settings, registry: JobRegistry, project: int
 ) -> None:

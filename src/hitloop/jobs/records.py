@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, exists, insert, select, update
+from sqlalchemy import CursorResult, Table, and_, exists, insert, select, text, update
 from sqlalchemy.orm import aliased
 
 from hitloop.db.engine import Database
@@ -138,11 +138,17 @@ def list_jobs(
         return [job_out(r) for r in s.execute(query)]
 
 
+_CLAIM_LOCK = 0x6869746C6F6F70  # "hitloop": the advisory lock key that serializes claims
+
+
 def claim(db: Database, *, job_id: int | None = None, kinds: tuple[str, ...] = ()) -> JobOut | None:
     """Take the oldest queued job (or ``job_id``) whose project has no running job; None if none.
 
     The claim is a conditional update (``state = 'queued'``), so of two runners
-    racing for one job exactly one gets it.
+    racing for one job exactly one gets it. On PostgreSQL the claim transaction
+    first takes an advisory lock, so claims are serialized across threads and
+    processes: without it, two runners reading under READ COMMITTED could each
+    see no running job and start two jobs of one project.
     """
     other = aliased(Job)
     busy = exists().where(and_(other.project_id == jobs_t.c.project_id, other.state == RUNNING))
@@ -153,6 +159,8 @@ def claim(db: Database, *, job_id: int | None = None, kinds: tuple[str, ...] = (
         query = query.where(jobs_t.c.kind.in_(kinds))
     now = time.time()
     with db.write() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
         for candidate in s.scalars(query).all():
             done = s.execute(
                 update(jobs_t)
