@@ -126,7 +126,7 @@ def test_racing_claims_start_one_job_per_project(db: Database, project: int) -> 
         start = threading.Barrier(8)
         claimed: list[int] = []
 
-        def claim_one() -> None:
+        def claim_one(start: threading.Barrier = start, claimed: list[int] = claimed) -> None:
             start.wait()
             job = records.claim(db)
             if job is not None:
