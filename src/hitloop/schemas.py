@@ -184,6 +184,7 @@ class ImportResult(BaseModel):
     created: int
     source: str
     import_id: int | None = None
+    gold: int = 0  # how many of the created items are gold items (imported with a known answer)
 
 
 class ItemOut(BaseModel):

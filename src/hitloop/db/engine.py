@@ -89,6 +89,15 @@ class Database:
             yield session
 
     @contextlib.contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """This process's turn to write, for a writer that brings its own connection (SQLite)."""
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_turn():
+            yield
+
+    @contextlib.contextmanager
     def _write_turn(self) -> Iterator[None]:
         """Take the write turn: a thread lock, then an advisory lock file.
 

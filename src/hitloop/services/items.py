@@ -1,11 +1,13 @@
 """Adding items: small JSON batches, single image uploads, and streamed imports.
 
-Imports are all-or-nothing. Rows are written in short transactions (so
-annotators are never blocked for long) in the ``staged`` state, invisible to
-the queue; when the whole source has been read they are published in one
-statement. If anything fails, the staged rows are deleted and the import is
-marked failed; on restart, :func:`cleanup_interrupted_imports` removes the rows
-of an import that a crash cut short.
+Imports are all-or-nothing. Rows are written in batches to a temporary table
+on the import's own connection (:mod:`hitloop.services.import_stage`), which
+no annotator waits for; when the whole source has been read they are copied
+into ``items`` in the one transaction that marks the import done. If anything
+fails, the temporary table is dropped and the import is marked failed; a crash
+takes the table with the connection, and on restart
+:func:`cleanup_interrupted_imports` marks such imports failed (and removes any
+``staged`` rows an older version left).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, Table, delete, insert, select, update
 
 from hitloop.db.engine import Database
-from hitloop.db.sql import Statement, json_in
+from hitloop.db.sql import Statement, json_out
 from hitloop.db.tables import ImportRun, Item, Media, Project
 from hitloop.errors import ConflictError, HitloopError, InputError, NotFoundError, PayloadTooLargeError
 from hitloop.jobs.records import insert_job
@@ -27,9 +29,10 @@ from hitloop.jobs.records import wake as wake_jobs
 from hitloop.media.store import MediaStore
 from hitloop.schemas import ImportResult, ItemIn, ItemOut
 from hitloop.services.audit import record_event
+from hitloop.services.import_stage import ImportStage, json_text
 from hitloop.services.loop_settings import loop_settings_of
 from hitloop.services.queue import ITEM_COLUMNS, item_out
-from hitloop.types import ItemState, Modality
+from hitloop.types import ItemState, Modality, TaskType, validate_value
 
 __all__ = [
     "ItemLimits",
@@ -58,6 +61,8 @@ class RecordLike(Protocol):
     def external_id(self) -> str | None: ...
     @property
     def meta(self) -> dict[str, Any]: ...
+    @property
+    def label(self) -> str | list[str] | None: ...
 
 
 FEATURIZED = frozenset({Modality.TEXT.value, Modality.IMAGE.value, Modality.AUDIO.value})
@@ -74,9 +79,13 @@ class ItemLimits:
 
 def _project(s: Any, project_id: int) -> Any:
     row = s.execute(
-        select(Project.__table__.c.id, Project.__table__.c.modality, Project.__table__.c.settings).where(
-            Project.__table__.c.id == project_id
-        )
+        select(
+            Project.__table__.c.id,
+            Project.__table__.c.modality,
+            Project.__table__.c.task,
+            Project.__table__.c.labels,
+            Project.__table__.c.settings,
+        ).where(Project.__table__.c.id == project_id)
     ).first()
     if row is None:
         raise NotFoundError(f"project {project_id} not found", field="project_id")
@@ -257,11 +266,18 @@ def import_records(
     limits: ItemLimits,
     batch_size: int = 5_000,
     progress: Callable[[int], None] | None = None,
+    gold_field: str | None = None,
 ) -> ImportResult:
-    """Import records all-or-nothing (see the module docstring)."""
+    """Import records all-or-nothing (see the module docstring).
+
+    With ``gold_field`` (the field the reader took each record's ``label`` from),
+    a record that carries a label becomes a gold item with that known answer; a
+    label outside the project's label set fails the import at that record.
+    """
     now = time.time()
     with db.write() as s:
         project = _project(s, project_id)
+        gold_of = None if gold_field is None else _gold_parser(project, gold_field, source)
         run = ImportRun(
             project_id=project_id,
             source=source[:500],
@@ -276,66 +292,66 @@ def import_records(
     # Image and audio records name a file; text records carry their text.
     media_kind = project.modality if project.modality != Modality.TEXT.value else None
     if media_kind is not None:
-        # Image rows are cheap but their files are not: commit more often so the
+        # Image rows are cheap but their files are not: write more often so the
         # heartbeat and the progress bar keep moving.
         batch_size = min(batch_size, 200)
-    created = 0
+    created = gold = 0
     try:
-        batch: list[tuple[Any, ...]] = []
-        new_media: dict[str, dict[str, Any]] = {}
-        for record in records:
-            batch.append(_row(store, project_id, run_id, record, media_kind, source, limits, now, new_media))
-            if len(batch) >= batch_size:
-                _write_batch(db, run_id, batch, new_media)
+        with ImportStage(db, run_id) as stage:
+            batch: list[tuple[Any, ...]] = []
+            new_media: dict[str, dict[str, Any]] = {}
+            beat = time.monotonic()
+            for record in records:
+                row = _row(store, record, media_kind, source, limits, new_media)
+                if gold_of is not None and record.label is not None:
+                    row = (*row[:4], gold_of(record.label, record.line))
+                    gold += 1
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    stage.write(batch)
+                    created += len(batch)
+                    beat = _checkpoint(db, run_id, new_media, beat)
+                    if progress is not None:
+                        progress(len(batch))
+                    batch, new_media = [], {}
+            if batch:
+                stage.write(batch)
                 created += len(batch)
+                _checkpoint(db, run_id, new_media, beat, force=True)
                 if progress is not None:
                     progress(len(batch))
-                batch, new_media = [], {}
-        if batch:
-            _write_batch(db, run_id, batch, new_media)
-            created += len(batch)
-            if progress is not None:
-                progress(len(batch))
-        with db.write() as s:
-            finished = s.execute(
-                update(cast(Table, ImportRun.__table__))
-                .where(ImportRun.__table__.c.id == run_id, ImportRun.__table__.c.state == "running")
-                .values(state="done", created=created, finished_at=time.time())
-            )
-            if cast(CursorResult[Any], finished).rowcount != 1:
-                raise ConflictError(f"import {run_id} was cancelled while it ran; nothing was imported")
-            s.execute(
-                update(items)
-                .where(
-                    items.c.project_id == project_id,
-                    items.c.state == ItemState.STAGED.value,
-                    items.c.import_id == run_id,
+            with stage.publishing() as s:
+                finished = s.execute(
+                    update(cast(Table, ImportRun.__table__))
+                    .where(ImportRun.__table__.c.id == run_id, ImportRun.__table__.c.state == "running")
+                    .values(state="done", created=created, finished_at=time.time())
                 )
-                .values(state=ItemState.OPEN.value)
-            )
-            record_event(
-                s, user_id, project_id, "items.import", "import", run_id, {"source": source, "count": created}
-            )
-            if created and project.modality in FEATURIZED and loop_settings_of(project.settings).auto_retrain:
-                # Features for the model loop, computed in the background (services/features.py).
-                # Without automatic retraining they wait for the first train job.
-                insert_job(s, "featurize", project_id, {"import_id": run_id}, user_id)
+                if cast(CursorResult[Any], finished).rowcount != 1:
+                    raise ConflictError(f"import {run_id} was cancelled while it ran; nothing was imported")
+                stage.copy_into_items(s, project_id, run_id, now)
+                detail: dict[str, Any] = {"source": source, "count": created}
+                if gold:
+                    detail["gold"] = gold
+                record_event(s, user_id, project_id, "items.import", "import", run_id, detail)
+                if (
+                    created
+                    and project.modality in FEATURIZED
+                    and loop_settings_of(project.settings).auto_retrain
+                ):
+                    # Features for the model loop, computed in the background (services/features.py).
+                    # Without automatic retraining they wait for the first train job.
+                    insert_job(s, "featurize", project_id, {"import_id": run_id}, user_id)
     except BaseException as exc:
         _discard(db, run_id, exc)
         raise
     wake_jobs(db)
-    return ImportResult(created=created, source=source, import_id=run_id)
+    return ImportResult(created=created, source=source, import_id=run_id, gold=gold)
 
 
-_STAGED = ItemState.STAGED.value
-# Positional parameters: the driver binds tuples faster than dicts at import sizes.
-_INSERT_ITEM = Statement(
-    "INSERT INTO items (project_id, external_id, text, media_sha256, meta, priority, state, n_answers,"
-    " source, import_id, created_at) VALUES (?, ?, ?, ?, ?, 0.0, 'staged', 0, 'import', ?, ?)"
-)
+HEARTBEAT_S = 2.0
+"""Least time between two heartbeats of a running import (its staged rows need no lock)."""
+
 _HEARTBEAT = Statement("UPDATE imports SET heartbeat_at = :now WHERE id = :id")
-
-
 _INSERT_MEDIA = Statement(
     "INSERT INTO media (sha256, content_type, size, width, height, duration, created_at)"
     " VALUES (:sha256, :content_type, :size, :width, :height, :duration, :created_at)"
@@ -343,17 +359,33 @@ _INSERT_MEDIA = Statement(
 )
 
 
+def _checkpoint(
+    db: Database, run_id: int, new_media: dict[str, dict[str, Any]], beat: float, *, force: bool = False
+) -> float:
+    """Write the batch's media rows (the items will point at them) and, now and then, the heartbeat."""
+    due = force or time.monotonic() - beat >= HEARTBEAT_S
+    if not new_media and not due:
+        return beat
+    with db.driver_write() as conn:
+        if new_media:
+            _INSERT_MEDIA.run(conn, list(new_media.values()))
+        if due:
+            _HEARTBEAT.run(conn, {"now": time.time(), "id": run_id})
+    return time.monotonic() if due else beat
+
+
+_EMPTY_META = "{}"
+
+
 def _row(
     store: MediaStore,
-    project_id: int,
-    run_id: int,
     record: RecordLike,
     media_kind: str | None,
     source: str,
     limits: ItemLimits,
-    now: float,
     new_media: dict[str, dict[str, Any]],
 ) -> tuple[Any, ...]:
+    """The staged row: (external_id, text, media_sha256, meta JSON, gold JSON)."""
     sha = None
     text = record.text
     if media_kind is not None:
@@ -369,7 +401,50 @@ def _row(
         or "\x00" in text
     ):
         text = _check_text(text, limits, field="text", file=source, line=record.line)
-    return (project_id, record.external_id, text, sha, record.meta, run_id, now)
+    meta = record.meta
+    return (record.external_id, text, sha, json_text(meta) if meta else _EMPTY_META, None)
+
+
+def _gold_parser(project: Any, field: str, source: str) -> Callable[[str | list[str], int], str]:
+    """Turn a record's label into the gold value's JSON text, or fail naming its line and field."""
+    task = TaskType(project.task)
+    labels = list(json_out(project.labels))
+    if task not in (TaskType.CLASSIFY, TaskType.MULTILABEL):
+        raise InputError(
+            f"gold answers can be imported into classify and multilabel projects, not {task.value}",
+            field="gold_field",
+        )
+    known = ", ".join(repr(name) for name in labels)
+    single = {name: json_text({"label": name}) for name in labels}
+
+    def parse(label: str | list[str], line: int) -> str:
+        if task is TaskType.CLASSIFY:
+            if type(label) is not str:
+                raise InputError(
+                    "a classify project takes one label (a string), got a list",
+                    file=source,
+                    line=line,
+                    field=field,
+                )
+            value = single.get(label)
+            if value is None:
+                raise InputError(
+                    f"unknown label {label!r}; the project's labels are {known}",
+                    file=source,
+                    line=line,
+                    field=field,
+                )
+            return value
+        chosen = [label] if type(label) is str else label
+        try:
+            return json_text(validate_value(task, labels, {"labels": chosen}))
+        except InputError as exc:
+            message = exc.message
+            if message.startswith("unknown label"):
+                message = f"{message}; the project's labels are {known}"
+            raise InputError(message, file=source, line=line, field=field) from None
+
+    return parse
 
 
 def _import_image(
@@ -426,21 +501,6 @@ def _import_image(
         "created_at": time.time(),
     }
     return sha
-
-
-def _write_batch(
-    db: Database, run_id: int, batch: list[tuple[Any, ...]], new_media: dict[str, dict[str, Any]]
-) -> None:
-    # Straight to the driver's executemany: SQLAlchemy's per-row processing
-    # costs more than the insert itself at import sizes.
-    with db.driver_write() as conn:
-        if new_media:
-            _INSERT_MEDIA.run(conn, list(new_media.values()))
-        empty = json_in(conn, {})
-        _INSERT_ITEM.run(
-            conn, [(*row[:4], json_in(conn, row[4]) if row[4] else empty, *row[5:]) for row in batch]
-        )
-        _HEARTBEAT.run(conn, {"now": time.time(), "id": run_id})
 
 
 def _discard(db: Database, run_id: int, exc: BaseException) -> None:

@@ -1,0 +1,138 @@
+"""Where an import's rows wait until the whole source has been read: a temporary table.
+
+An import holds one database connection for its whole run and writes its rows
+into a ``TEMP`` table on it. The table is private to that connection, so
+staging takes no lock that annotators wait for (on SQLite it is not even in the
+database file), and it vanishes with the connection if the process dies.
+Publishing copies the rows into ``items`` with one ``INSERT ... SELECT``, in the
+transaction that marks the import done: the items appear all at once, in the
+order they were read. Copying inside the database costs less than writing the
+rows into ``items`` as hidden and updating each one to ``open`` afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from hitloop.db.engine import Database
+
+__all__ = ["ImportStage", "json_text"]
+
+_std_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text for a staged column (orjson; the standard library takes what it refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _std_encode(value)
+
+
+_CREATE = {
+    # n is the rowid on SQLite, so the copy reads rows in order without sorting.
+    "sqlite": "CREATE TEMP TABLE {name} (n INTEGER PRIMARY KEY, external_id TEXT, text TEXT,"
+    " media_sha256 TEXT, meta TEXT, gold TEXT)",
+    "postgresql": "CREATE TEMP TABLE {name} (n BIGINT, external_id TEXT, text TEXT,"
+    " media_sha256 TEXT, meta TEXT, gold TEXT)",
+}
+_INSERT = {
+    "sqlite": "INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO {name} VALUES (%s, %s, %s, %s, %s, %s)",
+}
+_JSON = {"sqlite": "{column}", "postgresql": "CAST({column} AS JSONB)"}
+
+
+class ImportStage:
+    """The staging table of import ``run_id`` and the connection that holds it.
+
+    Use as a context manager: it opens the connection and creates the table, and
+    on exit drops the table and hands the connection back.
+    """
+
+    def __init__(self, db: Database, run_id: int) -> None:
+        self.db = db
+        self.name = f"hitloop_import_{int(run_id)}"
+        self._conn: Connection | None = None
+        self._n = 0
+
+    def __enter__(self) -> ImportStage:
+        conn = self.db.engine.connect()
+        try:
+            dialect = conn.dialect.name
+            self._insert = _INSERT[dialect].format(name=self.name)
+            with conn.begin():
+                conn.exec_driver_sql(_CREATE[dialect].format(name=self.name))
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        conn = self._require()
+        self._conn = None
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.name}")
+        except BaseException:
+            # A connection that may still hold the table must not go back to the pool.
+            conn.invalidate()
+            raise
+        finally:
+            conn.close()
+
+    def _require(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the import stage is not open")
+        return self._conn
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Stage rows of (external_id, text, media_sha256, meta JSON text, gold JSON text or None)."""
+        conn = self._require()
+        start = self._n
+        self._n += len(rows)
+        with conn.begin():
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(self._insert, [(start + i, *row) for i, row in enumerate(rows)])
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def publishing(self) -> Iterator[Session]:
+        """A session in one write transaction on the stage's connection; see :meth:`copy_into_items`."""
+        conn = self._require()
+        # BEGIN IMMEDIATE on SQLite, in this process's turn: the copy is a write like any other.
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            with self.db.write_turn(), Session(bind=conn) as session, session.begin():
+                yield session
+        finally:
+            conn.execution_options(sqlite_begin="DEFERRED")
+
+    def copy_into_items(self, session: Session, project_id: int, run_id: int, now: float) -> int:
+        """Insert the staged rows as items (``gold`` when they carry a known answer); returns how many."""
+        dialect = self._require().dialect.name
+        meta, gold = (_JSON[dialect].format(column=c) for c in ("meta", "gold"))
+        order = "rowid" if dialect == "sqlite" else "n"
+        result = session.execute(
+            text(
+                "INSERT INTO items (project_id, external_id, text, media_sha256, meta, priority, state,"
+                " n_answers, source, import_id, created_at, gold)"
+                f" SELECT :p, external_id, text, media_sha256, {meta}, 0.0,"
+                " CASE WHEN gold IS NULL THEN 'open' ELSE 'gold' END,"
+                f" 0, 'import', :run, :now, {gold} FROM {self.name} ORDER BY {order}"
+            ),
+            {"p": project_id, "run": run_id, "now": now},
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
