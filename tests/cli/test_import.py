@@ -181,3 +181,43 @@ def test_imports_add_up(ctx: AppContext, run: Run, write: Write) -> None:
     run("import", project_id, write("b.jsonl", '{"text": "y"}\n{"text": "z"}\n'))
     with ctx.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Item)) == 3
+
+
+def test_import_with_gold_answers(run: Run, ctx: AppContext, write: Write) -> None:
+    project_id = _project(ctx)
+    path = write("gold.csv", "text,truth\nlovely,good\nmeh,\nbroken,bad\n")
+    result = run("import", project_id, path, "--gold-field", "truth")
+    assert result.stdout == f"Imported 3 items from {path} (2 of them gold)\n"
+    assert [(i.text, i.state, i.gold) for i in _items(ctx, project_id)] == [
+        ("lovely", "gold", {"label": "good"}),
+        ("meh", "open", None),
+        ("broken", "gold", {"label": "bad"}),
+    ]
+
+
+def test_unknown_gold_label_imports_nothing(run: Run, ctx: AppContext, write: Write) -> None:
+    project_id = _project(ctx)
+    path = write("gold.jsonl", '{"text": "a", "truth": "good"}\n{"text": "b", "truth": "great"}\n')
+    result = run("import", project_id, path, "--gold-field", "truth", expect=2)
+    assert result.stderr == (
+        f"Error: {path}:2, field 'truth': unknown label 'great'; the project's labels are 'good', 'bad'\n"
+    )
+    assert _items(ctx, project_id) == []
+
+
+def test_gold_field_missing_from_the_csv_header(run: Run, ctx: AppContext, write: Write) -> None:
+    project_id = _project(ctx)
+    path = write("gold.csv", "text\nlovely\n")
+    result = run("import", project_id, path, "--gold-field", "truth", expect=2)
+    assert result.stderr == (
+        f"Error: {path}:1, field 'truth': the header has no column 'truth'; the columns are 'text'\n"
+    )
+    assert _items(ctx, project_id) == []
+
+
+def test_gold_field_with_a_folder(run: Run, ctx: AppContext, tmp_path: Path) -> None:
+    project_id = _project(ctx, Modality.IMAGE)
+    _png(tmp_path / "pictures" / "a.png", 10)
+    result = run("import", project_id, tmp_path / "pictures", "--gold-field", "x", expect=2)
+    assert "field 'gold_field': a folder of files has no fields" in result.stderr
+    assert _items(ctx, project_id) == []

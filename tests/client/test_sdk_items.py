@@ -133,6 +133,22 @@ def test_import_jsonl(sdk: Client, project: ProjectOut, tmp_path: Path) -> None:
     assert (first.text, first.external_id) == ("row 0", "k0")
 
 
+def test_import_with_gold_answers(sdk: Client, project: ProjectOut, tmp_path: Path) -> None:
+    source = tmp_path / "gold.jsonl"
+    source.write_text('{"text": "a", "truth": "pos"}\n{"text": "b"}\n{"text": "c", "truth": "neutral"}\n')
+    result = sdk.import_file(project.id, source, gold_field="truth")
+    assert (result.created, result.gold) == (3, 2)
+    assert [(g.text, g.value) for g in sdk.gold(project.id)] == [
+        ("a", {"label": "pos"}),
+        ("c", {"label": "neutral"}),
+    ]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "d", "truth": "positive"}\n')
+    with pytest.raises(InputError) as info:
+        sdk.import_file(project.id, bad, gold_field="truth")
+    assert (info.value.file, info.value.line, info.value.field) == ("bad.jsonl", 1, "truth")
+
+
 def test_import_csv_with_explicit_format(sdk: Client, project: ProjectOut, tmp_path: Path) -> None:
     source = tmp_path / "items.txt"
     source.write_text("text,id\nhello,a\nworld,b\n")

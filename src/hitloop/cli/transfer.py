@@ -57,6 +57,12 @@ _EXPORT_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".pa
 @click.option(
     "--id-field", default=None, help="Field holding your own id for each item, kept as external_id."
 )
+@click.option(
+    "--gold-field",
+    default=None,
+    help="Field holding a known answer (a label; for multilabel a list of labels, or one label):"
+    " items that have one become gold items.",
+)
 @quiet_option
 @settings_options
 def import_items(
@@ -67,6 +73,7 @@ def import_items(
     image_field: str,
     audio_field: str,
     id_field: str | None,
+    gold_field: str | None,
     quiet: bool,
     settings: Settings,
 ) -> None:
@@ -74,10 +81,17 @@ def import_items(
 
     PATH is a JSONL, CSV or Parquet file, or a folder of images or recordings
     (each file's path in the folder is kept in its metadata as "path"). All or nothing: if
-    any record is bad, the error names its file, line and field, and no item
-    is imported. Fields other than the named ones are kept as item metadata.
+    any record is bad (a label in the gold field that the project does not
+    have, too), the error names its file, line and field, and no item is
+    imported. Fields other than the named ones are kept as item metadata.
     """
     kind = detect_format(path, format_)
+    if kind == "folder" and gold_field is not None:
+        raise InputError(
+            "a folder of files has no fields; --gold-field needs a JSONL, CSV or Parquet file",
+            file=str(path),
+            field="gold_field",
+        )
     with open_context(settings) as ctx:
         project = projects.get_project(ctx.db, project_id)
         is_image = project.modality is Modality.IMAGE
@@ -91,7 +105,11 @@ def import_items(
                 )
             fields: dict[str, Any] = {"extensions": AUDIO_EXTENSIONS} if is_audio else {}
         else:
-            fields = {"id_field": id_field, "max_text_chars": settings.max_text_chars}
+            fields = {
+                "id_field": id_field,
+                "label_field": gold_field,
+                "max_text_chars": settings.max_text_chars,
+            }
             if is_image or is_audio:
                 fields["image_field"] = audio_field if is_audio else image_field
             else:
@@ -111,8 +129,10 @@ def import_items(
                 limits=ctx.limits,
                 batch_size=settings.import_batch_size,
                 progress=bar.update,
+                gold_field=gold_field,
             )
-    click.echo(f"Imported {result.created:,} items from {path}")
+    gold = f" ({result.gold:,} of them gold)" if result.gold else ""
+    click.echo(f"Imported {result.created:,} items from {path}{gold}")
 
 
 def _export_format(format_: str | None, output: str) -> str:

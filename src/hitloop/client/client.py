@@ -18,6 +18,7 @@ from hitloop.client import bodies
 from hitloop.client.bodies import ItemLike
 from hitloop.client.loop import LoopMethods
 from hitloop.client.models import Health, HistoryEntry, ImagesResult, Me, ReleaseResult
+from hitloop.client.review import ReviewMethods
 from hitloop.client.session import HttpSession, parse
 from hitloop.client.team import TeamMethods
 from hitloop.errors import HitloopError, InputError
@@ -45,7 +46,7 @@ Answer = str | Iterable[str] | Mapping[str, Any] | None
 ExportFormat = Literal["jsonl", "csv", "parquet"]
 
 
-class Client(LoopMethods, TeamMethods):
+class Client(LoopMethods, TeamMethods, ReviewMethods):
     """A hitloop server over HTTP.
 
     ``token`` defaults to the ``HITLOOP_TOKEN`` environment variable. Requests
@@ -182,10 +183,12 @@ class Client(LoopMethods, TeamMethods):
         format: Literal["jsonl", "csv", "parquet"] | None = None,
         text_field: str = "text",
         id_field: str | None = None,
+        gold_field: str | None = None,
     ) -> ImportResult:
         """Import a JSONL, CSV or Parquet file of text items, all or nothing.
 
         ``format`` defaults to the file's extension; errors name the file and line.
+        Rows with a label in ``gold_field`` become gold items with that known answer.
         """
         file = Path(path)
         bodies.file_size(file)
@@ -194,6 +197,8 @@ class Client(LoopMethods, TeamMethods):
             form["format"] = format
         if id_field is not None:
             form["id_field"] = id_field
+        if gold_field is not None:
+            form["gold_field"] = gold_field
         body = self._session.call(
             "POST",
             f"/api/projects/{project_id}/import",

@@ -42,6 +42,12 @@ class FieldMap:
     base_dir: Path | None = None
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
 
+    def __post_init__(self) -> None:
+        names = self.named_fields()
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise self.error(f"the field {name!r} is named for two purposes", None, name)
+
     @property
     def content_field(self) -> str:
         """The one required field: the image field if set, else the text field."""

@@ -166,8 +166,12 @@ async def import_file(
     format: Annotated[Literal["jsonl", "csv", "parquet"] | None, Form()] = None,
     text_field: Annotated[str, Form(max_length=200)] = "text",
     id_field: Annotated[str | None, Form(max_length=200)] = None,
+    gold_field: Annotated[str | None, Form(max_length=200)] = None,
 ) -> ImportResult:
-    """Import a JSONL, CSV or Parquet file of text items (all-or-nothing)."""
+    """Import a JSONL, CSV or Parquet file of text items (all-or-nothing).
+
+    With ``gold_field``, rows carrying a label in that field become gold items with it as their known answer.
+    """
     name = Path(file.filename or "upload").name
     suffix = Path(name).suffix.lower()
     fmt = format or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
@@ -175,7 +179,9 @@ async def import_file(
         raise InputError("cannot tell the file's format; pass format=jsonl|csv|parquet", file=name)
     path = await _spool(file, ctx.settings.max_upload_bytes, suffix=f".{fmt}")
     try:
-        reader = open_reader(path, format=fmt, text_field=text_field, id_field=id_field)
+        reader = open_reader(
+            path, format=fmt, text_field=text_field, id_field=id_field, label_field=gold_field
+        )
         records = _renamed(reader, name)
         return await run_in_threadpool(
             items.import_records,
@@ -187,6 +193,7 @@ async def import_file(
             source=name,
             limits=ctx.limits,
             batch_size=ctx.settings.import_batch_size,
+            gold_field=gold_field,
         )
     finally:
         path.unlink(missing_ok=True)
