@@ -58,14 +58,28 @@ class FaultyTransport(httpx.BaseTransport):
             None,
         )
         if fault is None:
-            return self.inner.handle_request(request)
+            return self._forward(request)
         fault.times -= 1
         if fault.reach_server:
             # The server does the work; only its answer is lost on the way back.
-            self.inner.handle_request(request).read()
+            self._forward(request)
         if isinstance(fault.how, int):
             return httpx.Response(fault.how, text="upstream unavailable", request=request)
         raise fault.how("simulated network failure", request=request)
+
+    def _forward(self, request: httpx.Request) -> httpx.Response:
+        """The app's response as an ``httpx.Response``.
+
+        With ``httpx2`` installed, Starlette's test transport is built on it and
+        answers with its own response class, which ``httpx.Client`` refuses: copy it.
+        """
+        response = self.inner.handle_request(request)
+        if isinstance(response, httpx.Response):
+            return response
+        body = response.read()
+        return httpx.Response(
+            response.status_code, headers=list(response.headers.multi_items()), content=body, request=request
+        )
 
     def close(self) -> None:
         self.inner.close()
