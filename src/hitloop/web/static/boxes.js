@@ -12,7 +12,9 @@
 //
 // 16-bit grayscale images (medical scans) load their raw samples; drag with the
 // right button to change the window (left/right: width, up/down: level) and
-// press W to return to the automatic window.
+// press W to return to the automatic window (scan.js).
+
+import { draggedWindow, loadSamples, paintWindow } from "./scan.js";
 
 const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#469990", "#808000"];
 const HANDLE = 7; // px on screen
@@ -87,38 +89,18 @@ export class BoxEditor {
   }
 
   async loadSamples(id, token) {
-    const res = await fetch(`/api/items/${id}/samples`, { credentials: "same-origin" });
-    if (!res.ok || token !== this.token) return;
-    const width = Number(res.headers.get("X-Width"));
-    const height = Number(res.headers.get("X-Height"));
-    const data = new Uint16Array(await res.arrayBuffer());
-    if (token !== this.token || data.length !== width * height) return;
-    this.samples = { data, width, height, auto: autoWindow(data) };
+    const samples = await loadSamples(id);
+    if (!samples || token !== this.token) return;
+    this.samples = samples;
     this.source = document.createElement("canvas");
-    this.source.width = width;
-    this.source.height = height;
-    this.setWindow(this.samples.auto);
+    this.setWindow(samples.auto);
   }
 
   /** Window/level of a 16-bit image: samples below `low` are black, above `high` white. */
-  setWindow({ low, high }) {
+  setWindow(wanted) {
     if (!this.samples) return;
-    const lo = Math.round(clamp(low, 0, 65534));
-    const hi = Math.round(clamp(high, lo + 1, 65535));
-    this.window = { low: lo, high: hi };
-    const lut = new Uint8ClampedArray(65536);
-    const scale = 255 / (hi - lo);
-    for (let v = 0; v < 65536; v++) lut[v] = (v - lo) * scale;
-    const { data, width, height } = this.samples;
-    const ctx = this.source.getContext("2d");
-    const out = ctx.createImageData(width, height);
-    const px = new Uint32Array(out.data.buffer);
-    for (let i = 0; i < data.length; i++) {
-      const g = lut[data[i]];
-      px[i] = 0xff000000 | (g << 16) | (g << 8) | g; // little-endian RGBA
-    }
-    ctx.putImageData(out, 0, 0);
-    this.canvas.dataset.window = `${lo}-${hi}`;
+    this.window = paintWindow(this.samples, this.source, wanted);
+    this.canvas.dataset.window = `${this.window.low}-${this.window.high}`;
     this.redraw();
   }
 
@@ -363,14 +345,11 @@ export class BoxEditor {
       return;
     }
     if (d.kind === "window") {
-      // Drag right widens the window, drag down raises the level; one screen pixel ≈ 0.5% of it.
-      const width0 = d.window.high - d.window.low;
-      const centre = (d.window.high + d.window.low) / 2 + (p.sy - d.sy) * width0 * 0.005;
-      const width = Math.max(2, width0 * Math.exp((p.sx - d.sx) * 0.005));
+      const wanted = draggedWindow(d.window, p.sx - d.sx, p.sy - d.sy);
       if (!this.windowFrame) {
         this.windowFrame = requestAnimationFrame(() => {
           this.windowFrame = 0;
-          this.setWindow({ low: centre - width / 2, high: centre + width / 2 });
+          this.setWindow(wanted);
         });
       }
       return;
@@ -566,30 +545,6 @@ function cursorFor(target) {
 
 function isTyping(target) {
   return !!(target && target.closest && target.closest("input, textarea, select, [contenteditable]"));
-}
-
-// The 0.5th and 99.5th percentiles of the samples, from a histogram (one pass, no sort).
-function autoWindow(data) {
-  const counts = new Uint32Array(65536);
-  for (let i = 0; i < data.length; i++) counts[data[i]]++;
-  const lowRank = data.length * 0.005;
-  const highRank = data.length * 0.995;
-  let seen = 0;
-  let low = 0;
-  let high = 65535;
-  let foundLow = false;
-  for (let v = 0; v < 65536; v++) {
-    seen += counts[v];
-    if (!foundLow && seen > lowRank) {
-      low = v;
-      foundLow = true;
-    }
-    if (seen >= highRank) {
-      high = v;
-      break;
-    }
-  }
-  return { low, high: Math.max(high, low + 1) };
 }
 
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), Math.max(lo, hi));
