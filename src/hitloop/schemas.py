@@ -521,16 +521,39 @@ class PairAgreement(BaseModel):
 
 
 class AgreementOut(BaseModel):
-    """Inter-annotator agreement on a project's current answers (classify: labels; multilabel: per label)."""
+    """Inter-annotator agreement on a project's current answers.
 
+    Classify: on the labels. Multilabel: each label is also a yes/no question
+    (per label, and pooled for the overall kappas), and alpha compares whole
+    label sets with the MASI distance.
+    """
+
+    task: str = Field(default="classify", description="classify or multilabel")
     items: int = Field(description="items with at least two answers")
     answers: int
     annotators: list[str]
-    fleiss_kappa: float | None
-    krippendorff_alpha: float | None
-    per_label: dict[str, float | None] = Field(description="Fleiss' kappa of each label")
+    fleiss_kappa: float | None = Field(
+        description="classify: over the labels; multilabel: over every (item, label) yes/no decision"
+    )
+    krippendorff_alpha: float | None = Field(
+        description="classify: nominal; multilabel: with the MASI distance between label sets"
+    )
+    alpha_distance: str = Field(default="nominal", description="nominal or masi")
+    krippendorff_alpha_interval: float | None = Field(
+        default=None,
+        description="a rating scale (classify labels that are all numbers): alpha with squared "
+        "differences of the label values; null otherwise",
+    )
+    per_label: dict[str, float | None] = Field(
+        description="Fleiss' kappa of each label (multilabel and classify: the label as a yes/no question)"
+    )
+    per_label_alpha: dict[str, float | None] = Field(
+        default_factory=dict, description="Krippendorff's alpha of each label as a yes/no question"
+    )
     pairs: list[PairAgreement] = Field(description="Cohen's kappa of each annotator pair sharing items")
-    matrix: list[list[float | None]] = Field(description="Cohen's kappa, annotators x annotators")
+    matrix: list[list[float | None]] = Field(
+        description="Cohen's kappa, annotators x annotators (multilabel: over the yes/no decisions)"
+    )
 
 
 class ConsensusItem(BaseModel):

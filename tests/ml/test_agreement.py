@@ -14,6 +14,8 @@ from hitloop.ml.agreement import (
     fleiss_kappa,
     fleiss_kappa_per_class,
     krippendorff_alpha,
+    krippendorff_alpha_distance,
+    masi_distance,
     pairwise_kappa,
     rating_counts,
     reliability_data,
@@ -215,3 +217,49 @@ def test_krippendorff_ignores_rater_order_and_is_at_most_one(data: list[list[int
         flipped = krippendorff_alpha(x[::-1], level)
         assert (np.isnan(alpha) and np.isnan(flipped)) or alpha == pytest.approx(flipped)
         assert np.isnan(alpha) or alpha <= 1.0 + 1e-9
+
+
+def test_interval_alpha_by_hand() -> None:
+    # units (1, 2), (3, 3), (5, 4): sum of o_ck (c - k)^2 = 4; over the six values
+    # sum_ck n_c n_k (c - k)^2 = 2 * 6 * 10 = 120, so D_e = 120 / 5 and alpha = 1 - 4 / 24
+    data = np.array([[1.0, 3.0, 5.0], [2.0, 3.0, 4.0]])
+    assert krippendorff_alpha(data, "interval") == pytest.approx(5 / 6)
+    # nominal: 4 disagreeing pairs; n^2 - sum n_c^2 = 36 - 8 = 28, alpha = 1 - 4 * 5 / 28
+    assert krippendorff_alpha(data, "nominal") == pytest.approx(2 / 7)
+
+
+def test_masi_distance_by_hand() -> None:
+    a, b, c = "a", "b", "c"
+    assert masi_distance({a}, {a}) == 0.0
+    assert masi_distance(set(), set()) == 0.0
+    assert masi_distance({a, b}, {a}) == pytest.approx(1 - 1 / 2 * 2 / 3)  # subset: M = 2/3
+    assert masi_distance({a, b}, {b, c}) == pytest.approx(1 - 1 / 3 * 1 / 3)  # overlap: M = 1/3
+    assert masi_distance({a}, {b}) == 1.0
+    assert masi_distance(set(), {a}) == 1.0
+
+
+def test_alpha_with_masi_distance_by_hand() -> None:
+    # two raters, units {a}/{a}, {a,b}/{a}, {b}/{b}; values {a}=0, {a,b}=1, {b}=2
+    sets = [frozenset("a"), frozenset("ab"), frozenset("b")]
+    delta = np.array([[masi_distance(x, y) for y in sets] for x in sets])
+    codes = np.array([[0.0, 1.0, 2.0], [0.0, 0.0, 2.0]])
+    # o(0,1) = o(1,0) = 1 with delta 2/3; n_c = (3, 1, 2), n = 6;
+    # sum n_c n_k delta = 2 * (3 * 1 * 2/3 + 3 * 2 * 1 + 1 * 2 * 2/3) = 56/3; alpha = 1 - (4/3) / (56/15)
+    assert krippendorff_alpha_distance(codes, delta) == pytest.approx(9 / 14)
+    # the nominal distance matrix gives nominal alpha
+    nominal = 1.0 - np.eye(3)
+    assert krippendorff_alpha_distance(codes, nominal) == pytest.approx(krippendorff_alpha(codes, "nominal"))
+
+
+def test_alpha_distance_refuses_bad_matrices_and_codes() -> None:
+    codes = np.array([[0.0, 1.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="square"):
+        krippendorff_alpha_distance(codes, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="symmetric"):
+        krippendorff_alpha_distance(codes, np.array([[0.0, 1.0], [0.5, 0.0]]))
+    with pytest.raises(ValueError, match="symmetric"):
+        krippendorff_alpha_distance(codes, np.array([[1.0, 1.0], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="whole numbers from 0 to 1"):
+        krippendorff_alpha_distance(np.array([[0.0, 2.0], [1.0, 1.0]]), 1.0 - np.eye(2))
+    with pytest.raises(ValueError, match="whole numbers"):
+        krippendorff_alpha_distance(np.array([[0.5, 1.0], [1.0, 1.0]]), 1.0 - np.eye(2))

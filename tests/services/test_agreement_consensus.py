@@ -150,12 +150,17 @@ def test_bad_methods_are_refused(ctx: Any, method: str, field: str) -> None:
 
 def test_non_classify_projects_and_missing_projects(ctx: Any) -> None:
     owner = auth.create_user(ctx.db, "o", "owner-password")
-    multi = projects.create_project(
-        ctx.db, owner.id, ProjectCreate(name="m", task="multilabel", labels=["x"])
+    boxes = projects.create_project(
+        ctx.db, owner.id, ProjectCreate(name="b", task="boxes", modality="image", labels=["x"])
     )
     with pytest.raises(InputError) as info:
-        agreement.project_agreement(ctx.db, multi.id)
+        agreement.project_agreement(ctx.db, boxes.id)
     assert info.value.field == "task"
+    with pytest.raises(InputError) as info:
+        agreement.project_label_sets(ctx.db, boxes.id)
+    assert info.value.field == "task"
+    with pytest.raises(NotFoundError):
+        agreement.project_agreement(ctx.db, 999)
     with pytest.raises(NotFoundError):
         consensus.consensus(ctx.db, 999)
 
@@ -166,3 +171,78 @@ def test_training_takes_the_consensus_labels(ctx: Any, crowd: dict[str, Any]) ->
     assert training.training_labels(ctx.db, crowd["project"]) == consensus.consensus_labels(
         ctx.db, crowd["project"]
     )
+
+
+def _people(ctx: Any, *names: str) -> list[int]:
+    return [auth.create_user(ctx.db, n, f"{n}-password").id for n in names]
+
+
+def test_multilabel_agreement_by_hand(ctx: Any) -> None:
+    owner = auth.create_user(ctx.db, "owner", "owner-password")
+    project = projects.create_project(
+        ctx.db, owner.id, ProjectCreate(name="m", task="multilabel", labels=["a", "b", "c"])
+    )
+    with ctx.db.write() as s:
+        s.execute(update(Project).where(Project.id == project.id).values(overlap=2, overlap_max=2))
+    ids = items.add_items(ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(3)], ctx.limits)
+    empty = agreement.project_agreement(ctx.db, project.id)
+    assert (empty.task, empty.items, empty.krippendorff_alpha, empty.alpha_distance) == (
+        "multilabel",
+        0,
+        None,
+        "masi",
+    )
+    ann, bob = _people(ctx, "ann", "bob")
+    given = {ann: [["a"], ["a", "b"], ["b"]], bob: [["a"], ["a"], ["b"]]}
+    for user, chosen in given.items():
+        for item, labels in zip(ids, chosen, strict=True):
+            annotations.submit(
+                ctx.db, user, item, AnnotationIn(value={"labels": labels}, client_key=uuid.uuid4().hex)
+            )
+    out = agreement.project_agreement(ctx.db, project.id)
+    assert (out.task, out.items, out.answers, out.annotators) == ("multilabel", 3, 6, ["ann", "bob"])
+    # MASI: {a,b} vs {a} is 1 - 1/2 * 2/3 = 2/3, the only disagreement: alpha = 9/14 (see test_agreement)
+    assert out.krippendorff_alpha == pytest.approx(9 / 14, abs=1e-4)
+    # label a: always agreed; b: item 2 split, 3 yes of 6; c: never chosen
+    assert out.per_label == {"a": 1.0, "b": pytest.approx(1 / 3, abs=1e-4), "c": None}
+    # alpha of b: D_o = 2 / 6, D_e = 2 * 3 * 3 / (6 * 5): alpha = 1 - 10/18
+    assert out.per_label_alpha == {"a": 1.0, "b": pytest.approx(4 / 9, abs=1e-4), "c": None}
+    # 9 yes/no decisions each: ann says yes to 4, bob to 3, they agree on 8:
+    # p_o = 8/9, p_e = 4/9 * 3/9 + 5/9 * 6/9 = 42/81, kappa = 30/39
+    [pair] = out.pairs
+    assert (pair.shared, pair.kappa) == (9, pytest.approx(10 / 13, abs=1e-4))
+    assert out.matrix[0][1] == pair.kappa
+    # Fleiss over the 9 decisions: P = 8/9, P_e = (7/18)^2 + (11/18)^2 = 170/324, kappa = 118/154
+    assert out.fleiss_kappa == pytest.approx(59 / 77, abs=1e-4)
+    assert out.krippendorff_alpha_interval is None
+
+
+def test_rating_scales_get_interval_alpha(ctx: Any) -> None:
+    owner = auth.create_user(ctx.db, "owner", "owner-password")
+    project = projects.create_project(
+        ctx.db, owner.id, ProjectCreate(name="r", labels=["1", "2", "3", "4", "5"])
+    )
+    with ctx.db.write() as s:
+        s.execute(update(Project).where(Project.id == project.id).values(overlap=2, overlap_max=2))
+    ids = items.add_items(ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(3)], ctx.limits)
+    ann, bob = _people(ctx, "ann", "bob")
+    for user, ratings in ((ann, ["1", "3", "5"]), (bob, ["2", "3", "4"])):
+        for item, rating in zip(ids, ratings, strict=True):
+            _answer(ctx, user, item, rating)
+    out = agreement.project_agreement(ctx.db, project.id)
+    # off by one twice: interval alpha = 1 - 4 / (120 / 5) = 5/6; nominal alpha = 1 - 4 / (28 / 5) = 2/7
+    assert out.krippendorff_alpha_interval == pytest.approx(5 / 6, abs=1e-4)
+    assert out.krippendorff_alpha == pytest.approx(2 / 7, abs=1e-4)
+    assert agreement.rating_values(["1", "2.5", "-3"]) == [1.0, 2.5, -3.0]
+    assert agreement.rating_values(["1", "two"]) is None
+    assert agreement.rating_values(["1", "1.0"]) is None  # not a scale: two names, one value
+    assert agreement.rating_values(["1", "nan"]) is None
+
+
+def test_classify_labels_also_get_a_yes_no_alpha_each(ctx: Any, crowd: dict[str, Any]) -> None:
+    out = agreement.project_agreement(ctx.db, crowd["project"])
+    assert out.krippendorff_alpha_interval is None  # labels a, b, c are not numbers
+    assert set(out.per_label_alpha) == set(LABELS)
+    for label in LABELS:
+        # for a yes/no question alpha and Fleiss' kappa differ only by a small-sample term
+        assert out.per_label_alpha[label] == pytest.approx(out.per_label[label], abs=0.02)

@@ -58,6 +58,46 @@ def test_project_page_shows_the_agreement_matrix(web: WebSession, labeled: dict[
     )
 
 
+def test_project_page_shows_multilabel_and_rating_agreement(web: WebSession, ctx: Any) -> None:
+    def answered(name: str, task: str, labels: list[str], given: dict[str, list[dict[str, Any]]]) -> str:
+        project = projects.create_project(
+            ctx.db, web.user.id, ProjectCreate(name=name, task=task, labels=labels)
+        )
+        with ctx.db.write() as s:
+            s.execute(update(Project).where(Project.id == project.id).values(overlap=2, overlap_max=2))
+        ids = items.add_items(ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(3)], ctx.limits)
+        for person, values in given.items():
+            uid = people[person]
+            for item, value in zip(ids, values, strict=True):
+                annotations.submit(ctx.db, uid, item, AnnotationIn(value=value, client_key=uuid.uuid4().hex))
+        return web.client.get(f"/projects/{project.id}").text
+
+    people = {n: auth.create_user(ctx.db, n, f"{n}-password").id for n in ("ann", "bea")}
+    html = answered(
+        "Tags",
+        "multilabel",
+        ["a", "b", "c"],
+        {
+            "ann": [{"labels": ["a"]}, {"labels": ["a", "b"]}, {"labels": ["b"]}],
+            "bea": [{"labels": ["a"]}, {"labels": ["a"]}, {"labels": ["b"]}],
+        },
+    )
+    # MASI alpha 9/14; label b: Fleiss' kappa 1/3, alpha 4/9; pooled pair kappa 10/13
+    assert "Krippendorff's α (MASI)" in html and '<dd data-stat="alpha">0.64</dd>' in html
+    assert '<tr data-label="b"><th scope="row">b</th><td>0.33</td><td>0.44</td></tr>' in html
+    assert re.search(r'<td class="k-mid">0\.77</td>', html)
+    html = answered(
+        "Stars",
+        "classify",
+        ["1", "2", "3", "4", "5"],
+        {
+            "ann": [{"label": "1"}, {"label": "3"}, {"label": "5"}],
+            "bea": [{"label": "2"}, {"label": "3"}, {"label": "4"}],
+        },
+    )
+    assert '<dd data-stat="alpha-interval">0.83</dd>' in html and '<dd data-stat="alpha">0.29</dd>' in html
+
+
 def test_annotators_see_no_agreement_panel(client: Any, ctx: Any, labeled: dict[str, Any]) -> None:
     log_in(client, "ann", "ann-password")
     html = client.get(f"/projects/{labeled['pid']}").text

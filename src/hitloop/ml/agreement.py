@@ -1,4 +1,4 @@
-"""Inter-annotator agreement: Cohen's κ, Fleiss' κ, Krippendorff's α and a pairwise κ matrix.
+"""Inter-annotator agreement: Cohen's κ, Fleiss' κ, Krippendorff's α (any distance) and a pairwise κ matrix.
 
 Undefined coefficients (no variation to agree on, too few ratings) are ``nan``
 rather than an exception, so a project page can show "not enough data".
@@ -6,6 +6,8 @@ rather than an exception, so a project page can show "not enough data".
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +23,8 @@ __all__ = [
     "fleiss_kappa",
     "fleiss_kappa_per_class",
     "krippendorff_alpha",
+    "krippendorff_alpha_distance",
+    "masi_distance",
     "pairwise_kappa",
     "rating_counts",
     "reliability_data",
@@ -179,11 +183,48 @@ def krippendorff_alpha(data: npt.ArrayLike, level: Literal["nominal", "interval"
     """
     if level not in ("nominal", "interval"):
         raise ValueError("level must be 'nominal' or 'interval'")
+    x = _reliability(data)
+    values = np.unique(x[~np.isnan(x)])
+    delta = 1.0 - np.eye(values.size) if level == "nominal" else (values[:, None] - values[None, :]) ** 2
+    codes = np.where(np.isnan(x), np.nan, np.searchsorted(values, np.nan_to_num(x)))
+    return krippendorff_alpha_distance(codes, delta)
+
+
+def _reliability(data: npt.ArrayLike) -> FloatArray:
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError("data must have shape (n_raters, n_units)")
     if np.any(np.isinf(x)):
         raise ValueError("data must be finite or nan")
+    return x
+
+
+def krippendorff_alpha_distance(codes: npt.ArrayLike, distance: npt.ArrayLike) -> float:
+    """Krippendorff's α with any difference function, given as a matrix over value codes.
+
+    Parameters
+    ----------
+    codes : array-like of float, shape (n_raters, n_units)
+        Value codes ``0 .. n_values - 1``, ``nan`` where a rater did not rate a unit.
+    distance : array-like of float, shape (n_values, n_values)
+        Symmetric, non-negative, zero on the diagonal: ``distance[c, k]`` is
+        the difference δ²(c, k) between values ``c`` and ``k`` (for example
+        :func:`masi_distance` between label sets).
+
+    Returns
+    -------
+    float
+        ``nan`` when no unit has two ratings or the pairable values do not differ.
+    """
+    x = _reliability(codes)
+    delta = np.asarray(distance, dtype=np.float64)
+    if delta.ndim != 2 or delta.shape[0] != delta.shape[1]:
+        raise ValueError("distance must be a square matrix")
+    if delta.size and (delta.min() < 0 or not np.allclose(delta, delta.T) or np.any(np.diag(delta) != 0)):
+        raise ValueError("distance must be symmetric, non-negative and zero on the diagonal")
+    rated = x[~np.isnan(x)]
+    if rated.size and (rated.min() < 0 or rated.max() >= delta.shape[0] or np.any(rated % 1)):
+        raise ValueError(f"codes must be whole numbers from 0 to {delta.shape[0] - 1}")
     by_unit = x.T  # (n_units, n_raters)
     present = ~np.isnan(by_unit)
     m = present.sum(axis=1)
@@ -192,19 +233,40 @@ def krippendorff_alpha(data: npt.ArrayLike, level: Literal["nominal", "interval"
     if m.size == 0:
         return float("nan")
     unit, _ = np.nonzero(present)  # row-major, the same order as by_unit[present]
-    values, codes = np.unique(by_unit[present], return_inverse=True)
-    units = np.zeros((m.size, values.size))
-    np.add.at(units, (unit, codes.reshape(-1)), 1.0)  # (n_units, n_values) counts
+    used, codes_used = np.unique(by_unit[present].astype(np.intp), return_inverse=True)
+    delta = delta[np.ix_(used, used)]
+    units = np.zeros((m.size, used.size))
+    np.add.at(units, (unit, codes_used.reshape(-1)), 1.0)  # (n_units, n_values) counts
     weighted = units / (m[:, None] - 1)
     coincidence = weighted.T @ units - np.diag(weighted.sum(axis=0))
     n_c = coincidence.sum(axis=1)
     n = n_c.sum()
-    delta = 1.0 - np.eye(values.size) if level == "nominal" else (values[:, None] - values[None, :]) ** 2
     observed = np.sum(coincidence * delta)
     expected = (n_c @ delta @ n_c) / (n - 1)
     if expected <= 0:
         return float("nan")
     return float(1.0 - observed / expected)
+
+
+def masi_distance(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
+    """MASI distance between two label sets: ``1 - J * M``.
+
+    ``J`` is the Jaccard index ``|a & b| / |a | b|`` and ``M`` is 1 when the
+    sets are equal, 2/3 when one contains the other, 1/3 when they overlap
+    otherwise and 0 when they are disjoint. Two empty sets are equal (distance 0).
+
+    References
+    ----------
+    R. Passonneau, "Measuring agreement on set-valued items (MASI) for semantic
+    and pragmatic annotation", LREC 2006.
+    """
+    if a == b:
+        return 0.0
+    common = len(a & b)
+    if common == 0:
+        return 1.0
+    monotonicity = 2 / 3 if (a <= b or b <= a) else 1 / 3
+    return 1.0 - common / len(a | b) * monotonicity
 
 
 @dataclass(frozen=True)

@@ -1,59 +1,136 @@
 """Inter-annotator agreement of a project: Fleiss' κ, Krippendorff's α, Cohen's κ per pair and per label.
 
-Computed on the current answers of a classify project (:func:`project_answers`);
-a coefficient that cannot be computed yet (too few shared items, no variation)
-is ``None``, which the project page shows as "not enough data".
+Classify projects: on the labels (:func:`project_answers`); when every label
+is a number the labels are a rating scale, and α is also reported with the
+interval distance. Multilabel projects: each label is a yes/no question, so
+the per-label coefficients and the pooled κs are over those decisions, and α
+compares whole label sets with the MASI distance. A coefficient that cannot be
+computed yet (too few shared items, no variation) is ``None``, which the
+project page shows as "not enough data".
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
 
 from hitloop.db.engine import Database
+from hitloop.db.sql import json_out
+from hitloop.db.tables import Annotation, Project, User
+from hitloop.errors import InputError, NotFoundError
 from hitloop.ml.aggregation import encode_answers
 from hitloop.ml.agreement import (
     fleiss_kappa,
     fleiss_kappa_per_class,
     krippendorff_alpha,
+    krippendorff_alpha_distance,
+    masi_distance,
     pairwise_kappa,
     rating_counts,
     reliability_data,
 )
 from hitloop.schemas import AgreementOut, PairAgreement
 from hitloop.services.consensus import project_answers
+from hitloop.types import TaskType
 
-__all__ = ["project_agreement"]
+__all__ = ["ProjectLabelSets", "project_agreement", "project_label_sets", "rating_values"]
+
+IntArray = npt.NDArray[np.intp]
 
 
 def _num(x: float) -> float | None:
     return None if math.isnan(x) else round(float(x), 4)
 
 
-def project_agreement(db: Database, project_id: int) -> AgreementOut:
-    """Agreement over the items that at least two people answered."""
-    answers = project_answers(db, project_id)
-    if not answers.answers:
-        return AgreementOut(
-            items=0,
-            answers=0,
-            annotators=[],
-            fleiss_kappa=None,
-            krippendorff_alpha=None,
-            per_label={name: None for name in answers.labels},
-            pairs=[],
-            matrix=[],
-        )
-    encoded = encode_answers(answers.item_ids, answers.user_ids, answers.answers, classes=answers.labels)
-    k = len(answers.labels)
-    table = encoded.answers
-    counts = rating_counts(table, n_classes=k)
-    shared_items = int(np.sum(counts.sum(axis=1) >= 2))
-    per_class = fleiss_kappa_per_class(counts)
-    pairwise = pairwise_kappa(table, n_classes=k)
-    names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
+def rating_values(labels: Sequence[str]) -> list[float] | None:
+    """The labels as numbers when all of them are (a rating scale such as 1..5), else ``None``."""
+    try:
+        values = [float(name) for name in labels]
+    except ValueError:
+        return None
+    if not all(math.isfinite(v) for v in values) or len(set(values)) != len(values):
+        return None
+    return values
+
+
+@dataclass(frozen=True)
+class ProjectLabelSets:
+    """A multilabel project's current answers: one label set per (item, person)."""
+
+    labels: list[str]
+    item_ids: list[int]
+    user_ids: list[int]
+    chosen: list[frozenset[str]]
+    usernames: dict[int, str]
+
+
+def project_label_sets(db: Database, project_id: int) -> ProjectLabelSets:
+    """The current (not superseded), non-skipped answers of a multilabel project, oldest first.
+
+    One answer per person and item (the latest); labels no longer in the
+    project's set are dropped from the answers.
+    """
+    with db.read() as s:
+        project = s.get(Project, project_id)
+        if project is None:
+            raise NotFoundError(f"project {project_id} not found", field="project_id")
+        if project.task != TaskType.MULTILABEL.value:
+            raise InputError(f"project {project_id} is {project.task}, not multilabel", field="task")
+        rows = s.execute(
+            select(Annotation.id, Annotation.item_id, Annotation.user_id, Annotation.value)
+            .where(
+                Annotation.project_id == project_id,
+                Annotation.superseded_by.is_(None),
+                Annotation.skipped.is_(False),
+            )
+            .order_by(Annotation.id)
+        ).all()
+        user_ids = {r.user_id for r in rows}
+        names = dict(s.execute(select(User.id, User.username).where(User.id.in_(user_ids))).tuples().all())
+        labels = list(project.labels)
+    known = set(labels)
+    latest: dict[tuple[int, int], frozenset[str]] = {}
+    for r in rows:
+        value = json_out(r.value)
+        chosen = value.get("labels") if isinstance(value, dict) else None
+        if isinstance(chosen, list):
+            latest[(r.item_id, r.user_id)] = frozenset(c for c in chosen if isinstance(c, str) and c in known)
+    keys = list(latest)
+    return ProjectLabelSets(
+        labels=labels,
+        item_ids=[k[0] for k in keys],
+        user_ids=[k[1] for k in keys],
+        chosen=[latest[k] for k in keys],
+        usernames=names,
+    )
+
+
+def _empty(task: str, labels: list[str], alpha_distance: str) -> AgreementOut:
+    return AgreementOut(
+        task=task,
+        items=0,
+        answers=0,
+        annotators=[],
+        fleiss_kappa=None,
+        krippendorff_alpha=None,
+        alpha_distance=alpha_distance,
+        per_label={name: None for name in labels},
+        per_label_alpha={name: None for name in labels},
+        pairs=[],
+        matrix=[],
+    )
+
+
+def _pairs(
+    names: list[str], table: IntArray, n_classes: int
+) -> tuple[list[PairAgreement], list[list[float | None]]]:
+    pairwise = pairwise_kappa(table, n_classes=n_classes)
     pairs = [
         PairAgreement(
             a=names[u], b=names[v], shared=int(pairwise.n_shared[u, v]), kappa=_num(pairwise.kappa[u, v])
@@ -62,13 +139,102 @@ def project_agreement(db: Database, project_id: int) -> AgreementOut:
         for v in range(u + 1, len(names))
         if pairwise.n_shared[u, v] > 0
     ]
+    return pairs, [[_num(x) for x in row] for row in pairwise.kappa]
+
+
+def _binary_alpha(present: npt.NDArray[np.bool_], table: IntArray) -> float:
+    """α of one yes/no question asked of every answer in ``table`` (``present`` per answer)."""
+    return krippendorff_alpha(reliability_data(np.column_stack([table[:, :2], present])), "nominal")
+
+
+def project_agreement(db: Database, project_id: int) -> AgreementOut:
+    """Agreement over the items that at least two people answered."""
+    with db.read() as s:
+        project = s.get(Project, project_id)
+        task = project.task if project is not None else None
+    if task == TaskType.MULTILABEL.value:
+        return _multilabel_agreement(db, project_id)
+    return _classify_agreement(db, project_id)
+
+
+def _classify_agreement(db: Database, project_id: int) -> AgreementOut:
+    answers = project_answers(db, project_id)
+    if not answers.answers:
+        return _empty(TaskType.CLASSIFY.value, answers.labels, "nominal")
+    encoded = encode_answers(answers.item_ids, answers.user_ids, answers.answers, classes=answers.labels)
+    k = len(answers.labels)
+    table = encoded.answers
+    counts = rating_counts(table, n_classes=k)
+    per_class = fleiss_kappa_per_class(counts)
+    names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
+    pairs, matrix = _pairs(names, table, k)
+    data = reliability_data(table)
+    interval = None
+    scale = rating_values(answers.labels)
+    if scale is not None:
+        values = np.where(np.isnan(data), np.nan, np.take(scale, np.nan_to_num(data).astype(np.intp)))
+        interval = _num(krippendorff_alpha(values, "interval"))
     return AgreementOut(
-        items=shared_items,
+        task=TaskType.CLASSIFY.value,
+        items=int(np.sum(counts.sum(axis=1) >= 2)),
         answers=len(answers),
         annotators=names,
         fleiss_kappa=_num(fleiss_kappa(counts)),
-        krippendorff_alpha=_num(krippendorff_alpha(reliability_data(table), "nominal")),
+        krippendorff_alpha=_num(krippendorff_alpha(data, "nominal")),
+        alpha_distance="nominal",
+        krippendorff_alpha_interval=interval,
         per_label={name: _num(per_class[j]) for j, name in enumerate(answers.labels)},
+        per_label_alpha={
+            name: _num(_binary_alpha(table[:, 2] == j, table)) for j, name in enumerate(answers.labels)
+        },
         pairs=pairs,
-        matrix=[[_num(x) for x in row] for row in pairwise.kappa],
+        matrix=matrix,
+    )
+
+
+def _multilabel_agreement(db: Database, project_id: int) -> AgreementOut:
+    answers = project_label_sets(db, project_id)
+    labels = answers.labels
+    if not answers.chosen:
+        return _empty(TaskType.MULTILABEL.value, labels, "masi")
+    sets = sorted(set(answers.chosen), key=lambda c: sorted(c))
+    encoded = encode_answers(answers.item_ids, answers.user_ids, answers.chosen, classes=sets)
+    table = encoded.answers  # item, worker, label-set codes
+    k = len(labels)
+    # which labels each answer chose: (n_answers, k)
+    chosen = np.array([[name in sets[c] for name in labels] for c in range(len(sets))], dtype=bool)[
+        table[:, 2]
+    ]
+    names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
+    n_items = len(encoded.items)
+    # every (item, label) is a yes/no unit: codes item * k + label, answer 1 when chosen
+    decisions = np.column_stack(
+        [
+            (table[:, 0, None] * k + np.arange(k)).ravel(),
+            np.repeat(table[:, 1], k),
+            chosen.ravel().astype(np.intp),
+        ]
+    )
+    pooled = rating_counts(decisions, n_classes=2)
+    per_item = np.bincount(table[:, 0], minlength=n_items)
+    per_label_kappa, per_label_alpha = {}, {}
+    for j, name in enumerate(labels):
+        counts = np.zeros((n_items, 2))
+        np.add.at(counts, (table[:, 0], chosen[:, j].astype(np.intp)), 1.0)
+        per_label_kappa[name] = _num(fleiss_kappa(counts))
+        per_label_alpha[name] = _num(_binary_alpha(chosen[:, j], table))
+    distance = np.array([[masi_distance(a, b) for b in sets] for a in sets])
+    pairs, matrix = _pairs(names, decisions, 2)
+    return AgreementOut(
+        task=TaskType.MULTILABEL.value,
+        items=int(np.sum(per_item >= 2)),
+        answers=len(answers.chosen),
+        annotators=names,
+        fleiss_kappa=_num(fleiss_kappa(pooled)),
+        krippendorff_alpha=_num(krippendorff_alpha_distance(reliability_data(table), distance)),
+        alpha_distance="masi",
+        per_label=per_label_kappa,
+        per_label_alpha=per_label_alpha,
+        pairs=pairs,
+        matrix=matrix,
     )

@@ -54,7 +54,7 @@ class QualityPanel:
     """The project page's agreement matrix and the ways into review and the audit log."""
 
     project_id: int
-    agreement: AgreementOut | None  # None: not a classify project, or the viewer may not see answers
+    agreement: AgreementOut | None  # None: not classify/multilabel, or the viewer may not see answers
     can_review: bool
     can_audit: bool
 
@@ -76,7 +76,7 @@ def quality_panel(ctx: AppContext, access: ProjectAccess, project: ProjectOut) -
     can_review, can_audit = access.can(Action.REVIEW), access.can(Action.READ_AUDIT)
     if not (can_read or can_review or can_audit):
         return None
-    shown = can_read and project.task == TaskType.CLASSIFY
+    shown = can_read and project.task in (TaskType.CLASSIFY, TaskType.MULTILABEL)
     return QualityPanel(
         project_id=project.id,
         agreement=agreement.project_agreement(ctx.db, project.id) if shown else None,
