@@ -75,10 +75,12 @@ def test_train_job_creates_a_version_suggestions_and_priorities(loop: Loop) -> N
     assert set(words) <= set(POSITIVE + NEGATIVE + FILLER) | {f"{a} {b}" for a in WORDS for b in WORDS}
     assert set(words) & set(POSITIVE + NEGATIVE)
 
-    # Priorities: a rank in (0, 1] for every unlabeled item, the strategy's batch first.
+    # Priorities: the model version's id plus a rank in (0, 1] for every unlabeled item, the
+    # strategy's batch first (a newer model's rows come before any an older one wrote).
     priorities = _priorities(loop)
     pool = sorted((priorities[i] for i in loop.ids[20:]), reverse=True)
-    assert pool[0] == 1.0 and len(set(pool)) == 40 and pool[-1] > 0
+    version = result["model_version_id"]
+    assert pool[0] == version + 1.0 and len(set(pool)) == 40 and version < pool[-1] < version + 1
     first = queue.next_items(loop.db, loop.project, loop.user, count=3)
     assert [i.id for i in first] == result["batch"][:3]
     assert (

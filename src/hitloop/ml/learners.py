@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
@@ -76,6 +77,20 @@ def _require_two_classes(codes: NDArray[np.intp], classes: NDArray[Any]) -> None
     if len(seen) < 2:
         only = ", ".join(str(c) for c in classes[seen]) or "none"
         raise ValueError(f"training needs labels of at least two classes; the labels so far are all: {only}")
+
+
+def _used_columns(X: Features) -> NDArray[np.intp] | None:
+    """Columns with a nonzero in sparse ``X``, when they are under half of all; None otherwise.
+
+    A wide vocabulary (TF-IDF of a large pool: 179,225 columns at 100k SST-2
+    sentences) against a few hundred labeled rows: the solver's cost follows
+    the columns, so fitting on the used ones is many times faster (measured:
+    0.24 s to 0.014 s at 60 labels) with the same solution.
+    """
+    if not sp.issparse(X):
+        return None
+    used = np.unique(sp.csr_matrix(X).indices)
+    return used.astype(np.intp) if 2 * len(used) < X.shape[1] else None
 
 
 class Learner(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -203,7 +218,19 @@ class LogisticLearner(Learner):
         model = LogisticRegression(
             C=self.C, class_weight=self.class_weight, solver=self.solver, max_iter=self.max_iter
         )
-        self.model_ = model.fit(X[labeled], codes, sample_weight=w[labeled])
+        X_train = X[labeled]
+        used = _used_columns(X_train)
+        if used is None:
+            self.model_ = model.fit(X_train, codes, sample_weight=w[labeled])
+        else:
+            # Columns no labeled row uses get zero weight at the optimum (no data term, L2 pulls
+            # to 0): fit on the used ones only, then widen the coefficients back.
+            model.fit(X_train[:, used], codes, sample_weight=w[labeled])
+            coef = np.zeros((model.coef_.shape[0], X.shape[1]))
+            coef[:, used] = model.coef_
+            model.coef_ = coef
+            model.n_features_in_ = X.shape[1]
+            self.model_ = model
         self.seen_ = np.asarray(self.model_.classes_, dtype=np.intp)
 
     def decision_function(self, X: Any) -> NDArray[np.float64]:

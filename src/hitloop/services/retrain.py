@@ -22,7 +22,14 @@ from hitloop.schemas import JobOut
 from hitloop.services.loop_settings import loop_settings_of
 from hitloop.types import TaskType
 
-__all__ = ["count_label", "enqueue_due", "maybe_retrain", "remember_threshold", "request_training"]
+__all__ = [
+    "count_label",
+    "enqueue_due",
+    "maybe_retrain",
+    "remember_threshold",
+    "request_training",
+    "retrain_due",
+]
 
 _COUNTS = "retrain_counts"
 _EVERY = "retrain_every"
@@ -93,6 +100,20 @@ def _active_train(s: Any, project_id: int, ignore_job: int | None) -> Job | None
         query = query.where(Job.id != ignore_job)
     found: Job | None = s.scalars(query.order_by(Job.id).limit(1)).first()
     return found
+
+
+def retrain_due(db: Database, project_id: int) -> bool:
+    """Is a retraining due: automatic retraining on, ``retrain_every`` labels since the last model?
+
+    Read-only and cheap (one index range of the new labels): a train job that
+    is still writing the tail of its scores asks it between batches.
+    """
+    with db.read() as s:
+        project = s.get(Project, project_id)
+        if project is None:
+            return False
+        loop = loop_settings_of(project.settings)
+        return bool(loop.auto_retrain) and _labels_since_last_model(s, project_id) >= loop.retrain_every
 
 
 def maybe_retrain(db: Database, project_id: int, *, ignore_job: int | None = None) -> JobOut | None:

@@ -280,7 +280,7 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     from hitloop.services import scoring
 
     ctx.progress(0.55, "scoring the pool", force=True)
-    scored = scoring.score(ctx, project, bundle, learner, version_id, labels)
+    scored = scoring.score(ctx, project, bundle, learner, version_id, labels, yield_tail=True)
     with ctx.db.write() as s:
         row = s.get(ModelVersion, version_id)
         assert row is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 
@@ -219,6 +220,26 @@ def _kmeans_pp_draws(
     return picks
 
 
+#: Wide rows (TF-IDF) are clustered in exact coordinates of their span when at most this many.
+GRAM_MAX_ROWS = 4_096
+
+
+def _span_coordinates(F: Features) -> NDArray[np.float64]:
+    """Exact coordinates of the rows of ``F`` (m rows) in their span: same inner products, <= m columns.
+
+    With ``G = F F^T = V diag(w) V^T``, the rows of ``Z = V sqrt(w)`` have the
+    inner products (hence the distances) of the rows of ``F``, so k-means on
+    ``Z`` makes the same clusters as k-means on ``F`` (say 179,225 sparse
+    TF-IDF columns, whose centres would be dense rows that wide) at a
+    fraction of the cost.
+    """
+    G = F @ F.T
+    G = np.asarray(G.toarray() if sp.issparse(G) else G, dtype=np.float64)
+    w, V = np.linalg.eigh(G)
+    keep = w > max(float(w.max()), 1.0) * 1e-10
+    return np.asarray(V[:, keep] * np.sqrt(w[keep]))
+
+
 def _kmeans(
     X: Features,
     rows: NDArray[np.intp],
@@ -231,6 +252,10 @@ def _kmeans(
 
     The centres are fit on at most ``max_fit`` rows (a random sample); rows
     are normalized and assigned block by block, so memory stays bounded.
+    When every row is fit, and the rows are fewer than the columns (and at
+    most :data:`GRAM_MAX_ROWS`), k-means runs on exact coordinates of their
+    span (:func:`_span_coordinates`): the same clusters, without dense
+    centres as wide as the vocabulary.
     """
     fit = np.arange(len(rows))
     if len(fit) > max_fit:
@@ -238,8 +263,16 @@ def _kmeans(
     km = KMeans(n_clusters=k, n_init=1, random_state=int(gen.integers(2**31 - 1)))
     assigned = np.empty(len(rows), dtype=np.intp)
     distance = np.empty(len(rows))
+    sample_weight = None if weights is None else weights[fit]
     with one_blas_thread():
-        km.fit(normalized_rows(X[rows[fit]]), sample_weight=None if weights is None else weights[fit])
+        F = normalized_rows(X[rows[fit]])
+        if len(fit) == len(rows) and len(fit) <= GRAM_MAX_ROWS and len(fit) < F.shape[1]:
+            Z = _span_coordinates(F)
+            block = np.asarray(km.fit(Z, sample_weight=sample_weight).transform(Z))
+            assigned[:] = block.argmin(axis=1)
+            distance[:] = block[np.arange(len(block)), assigned]
+            return assigned, distance
+        km.fit(F, sample_weight=sample_weight)
         for start in range(0, len(rows), CHUNK_ROWS):
             block = np.asarray(km.transform(normalized_rows(X[rows[start : start + CHUNK_ROWS]])))
             nearest = block.argmin(axis=1)
