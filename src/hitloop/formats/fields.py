@@ -63,17 +63,15 @@ class FieldMap:
 
     def to_record(self, row: dict[str, Any], line: int) -> ItemRecord:
         """Build the record for ``row``; ``row`` itself becomes ``meta`` (it is consumed)."""
-        name = self.content_field
+        # Runs once a row: the usual case (a non-empty string, a string id) costs one check each.
+        image_field = self.image_field
+        name = self.text_field if image_field is None else image_field
         value = row.pop(name, _MISSING)
-        if value is _MISSING:
-            raise self.error(f"the field {name!r} is missing", line, name)
-        if type(value) is not str:
-            raise self.error(f"the field {name!r} must be a string, got {_kind(value)}", line, name)
-        if not value:
-            raise self.error(f"the field {name!r} is empty", line, name)
+        if type(value) is not str or not value:
+            raise self._content_error(name, value, line)
         text: str | None = None
         image_path: Path | None = None
-        if self.image_field is None:
+        if image_field is None:
             if len(value) > self.max_text_chars:
                 raise self.error(
                     f"the text has {len(value):,} characters, more than the limit of {self.max_text_chars:,}",
@@ -83,9 +81,20 @@ class FieldMap:
             text = value
         else:
             image_path = self._image_path(value, line)
-        external_id = None if self.id_field is None else self._external_id(row.pop(self.id_field, None), line)
+        external_id = None
+        if self.id_field is not None:
+            external_id = row.pop(self.id_field, None)
+            if type(external_id) is not str or not external_id:
+                external_id = self._external_id(external_id, line)
         label = None if self.label_field is None else self._label(row.pop(self.label_field, None), line)
         return ItemRecord(line, text, image_path, external_id, row, label)
+
+    def _content_error(self, name: str, value: object, line: int) -> InputError:
+        if value is _MISSING:
+            return self.error(f"the field {name!r} is missing", line, name)
+        if type(value) is not str:
+            return self.error(f"the field {name!r} must be a string, got {_kind(value)}", line, name)
+        return self.error(f"the field {name!r} is empty", line, name)
 
     def _image_path(self, value: str, line: int) -> Path:
         path = Path(value)

@@ -37,15 +37,16 @@ def json_text(value: Any) -> str:
 
 
 _CREATE = {
-    # n is the rowid on SQLite, so the copy reads rows in order without sorting.
+    # n numbers the rows in the order they were staged (the rowid, on SQLite).
     "sqlite": "CREATE TEMP TABLE {name} (n INTEGER PRIMARY KEY, external_id TEXT, text TEXT,"
     " media_sha256 TEXT, meta TEXT, gold TEXT)",
-    "postgresql": "CREATE TEMP TABLE {name} (n BIGINT, external_id TEXT, text TEXT,"
+    "postgresql": "CREATE TEMP TABLE {name} (n BIGSERIAL, external_id TEXT, text TEXT,"
     " media_sha256 TEXT, meta TEXT, gold TEXT)",
 }
 _INSERT = {
-    "sqlite": "INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)",
-    "postgresql": "INSERT INTO {name} VALUES (%s, %s, %s, %s, %s, %s)",
+    "sqlite": "INSERT INTO {name} (external_id, text, media_sha256, meta, gold) VALUES (?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO {name} (external_id, text, media_sha256, meta, gold)"
+    " VALUES (%s, %s, %s, %s, %s)",
 }
 _JSON = {"sqlite": "{column}", "postgresql": "CAST({column} AS JSONB)"}
 
@@ -61,7 +62,6 @@ class ImportStage:
         self.db = db
         self.name = f"hitloop_import_{int(run_id)}"
         self._conn: Connection | None = None
-        self._n = 0
 
     def __enter__(self) -> ImportStage:
         conn = self.db.engine.connect()
@@ -92,12 +92,10 @@ class ImportStage:
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Stage rows of (external_id, text, media_sha256, meta JSON text, gold JSON text or None)."""
         conn = self._require()
-        start = self._n
-        self._n += len(rows)
         with conn.begin():
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.executemany(self._insert, [(start + i, *row) for i, row in enumerate(rows)])
+                cursor.executemany(self._insert, rows)
             finally:
                 cursor.close()
 
@@ -117,14 +115,13 @@ class ImportStage:
         """Insert the staged rows as items (``gold`` when they carry a known answer); returns how many."""
         dialect = self._require().dialect.name
         meta, gold = (_JSON[dialect].format(column=c) for c in ("meta", "gold"))
-        order = "rowid" if dialect == "sqlite" else "n"
         result = session.execute(
             text(
                 "INSERT INTO items (project_id, external_id, text, media_sha256, meta, priority, state,"
                 " n_answers, source, import_id, created_at, gold)"
                 f" SELECT :p, external_id, text, media_sha256, {meta}, 0.0,"
                 " CASE WHEN gold IS NULL THEN 'open' ELSE 'gold' END,"
-                f" 0, 'import', :run, :now, {gold} FROM {self.name} ORDER BY {order}"
+                f" 0, 'import', :run, :now, {gold} FROM {self.name} ORDER BY n"
             ),
             {"p": project_id, "run": run_id, "now": now},
         )
