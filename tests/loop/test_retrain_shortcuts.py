@@ -1,10 +1,11 @@
-"""A train job leaves the tail of its scores to the next model when labels keep arriving."""
+"""Retraining on busy and large projects: the tail of the scores yields to the next model; fewer folds."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -13,7 +14,7 @@ from hitloop.db.tables import Item
 from hitloop.jobs import records
 from hitloop.ml.learners import LogisticLearner
 from hitloop.schemas import LoopSettingsUpdate
-from hitloop.services import loop_settings, queue, scoring
+from hitloop.services import loop_settings, queue, scoring, training
 from tests.loop.conftest import Loop
 
 #: Called (once each) from the next fit: labels that arrive while a train job runs.
@@ -81,3 +82,13 @@ def test_tail_writes_yield_to_the_next_retraining(
     unlabeled = set(loop.ids[40:])
     priorities = _priorities(loop)
     assert all(priorities[i] > after["model_version_id"] for i in unlabeled)
+
+
+def test_cross_validation_takes_three_folds_from_200_labels() -> None:
+    rng = np.random.default_rng(0)
+    for n, folds in ((199, 5), (200, 3)):
+        y = np.array(["pos", "neg"] * (n // 2) + ["pos"] * (n % 2), dtype=object)
+        X = rng.normal(size=(n, 5)) + np.where(y == "pos", 1.0, -1.0)[:, None]
+        metrics, oof = training._cross_validate(LogisticLearner(classes=["neg", "pos"]), X, y)
+        assert metrics["cv_folds"] == folds and metrics["accuracy"] > 0.9
+        assert oof.shape == (n, 2)  # every labeled row held out once: the temperature's data
