@@ -144,3 +144,27 @@ def test_export_keeps_segment_timings(api, clip: bytes) -> None:  # type: ignore
     assert export.status_code == 200
     (row,) = [json.loads(line) for line in export.text.splitlines()]
     assert row["value"] == value
+
+
+def test_an_upload_decodes_each_recording_once(api, clip: bytes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The route checks every file before storing any; the service must reuse that check,
+    # not decode again. A spy around the real decoder counts the passes.
+    import hitloop.api.routes.projects as route
+    import hitloop.formats.audio as formats
+
+    real = formats.check_audio
+    names: list[str] = []
+
+    def spy(data: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        names.append(kwargs["name"])
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(route, "check_audio", spy)
+    monkeypatch.setattr(formats, "check_audio", spy)
+    p = _project(api)
+    longer = encode(np.concatenate([tone(1.0), silence(0.25)]), format="WAV")
+    r = _upload(api, p["id"], ("a.mp3", clip), ("b.wav", longer))
+    assert r.status_code == 201, r.text
+    assert sorted(names) == ["a.mp3", "b.wav"]
+    durations = [api.get(f"/api/items/{i}/audio").json()["duration"] for i in r.json()["item_ids"]]
+    assert durations == pytest.approx([1.0, 1.25], abs=0.06)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Table, delete, insert, select, update
 
@@ -33,6 +33,9 @@ from hitloop.services.import_stage import ImportStage, json_text
 from hitloop.services.loop_settings import loop_settings_of
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, Modality, TaskType, validate_value
+
+if TYPE_CHECKING:
+    from hitloop.formats.audio import AudioInfo
 
 __all__ = [
     "ItemLimits",
@@ -210,7 +213,13 @@ def add_image(
 
 
 def _store_audio(
-    store: MediaStore, s: Any, data: bytes, name: str, limits: ItemLimits, line: int | None = None
+    store: MediaStore,
+    s: Any,
+    data: bytes,
+    name: str,
+    limits: ItemLimits,
+    line: int | None = None,
+    checked: AudioInfo | None = None,
 ) -> str:
     from hitloop.formats.audio import check_audio
     from hitloop.media.audio import write_peaks
@@ -219,7 +228,7 @@ def _store_audio(
         raise PayloadTooLargeError(
             f"file is larger than {limits.max_upload_bytes} bytes", file=name, line=line
         )
-    info = check_audio(data, max_seconds=limits.max_audio_seconds, name=name)
+    info = checked or check_audio(data, max_seconds=limits.max_audio_seconds, name=name)
     sha = store.put(data)
     write_peaks(store, sha, info.peaks)
     if s.get(Media, sha) is None:
@@ -245,13 +254,23 @@ def add_audio(
     *,
     filename: str,
     limits: ItemLimits,
+    checked: AudioInfo | None = None,
 ) -> int:
-    """Add one uploaded recording as an item. ``filename`` is kept as metadata only."""
+    """Add one uploaded recording as an item. ``filename`` is kept as metadata only.
+
+    ``checked``: what :func:`hitloop.formats.audio.check_audio` found in these
+    very bytes (an upload route checks every file before storing any); without
+    it the recording is decoded here, before the write transaction starts.
+    """
+    if checked is None:
+        from hitloop.formats.audio import check_audio
+
+        checked = check_audio(data, max_seconds=limits.max_audio_seconds, name=filename)
     with db.write() as s:
         project = _project(s, project_id)
         if project.modality != Modality.AUDIO.value:
             raise InputError(f"project {project_id} holds {project.modality} items, not audio", field="file")
-        sha = _store_audio(store, s, data, filename, limits)
+        sha = _store_audio(store, s, data, filename, limits, checked=checked)
         return _insert_upload(s, project_id, user_id, sha, filename, None)
 
 

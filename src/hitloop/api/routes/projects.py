@@ -137,14 +137,25 @@ async def upload_audio(
     """Add recordings (WAV, FLAC, MP3, OGG) to an audio project, one item each."""
     uploads = await _read_uploads(files, ctx.settings.max_upload_bytes)
     # All or nothing: every recording is checked before the first is stored. Decoding
-    # checks the whole recording, so it runs off the event loop.
-    for name, data in uploads:
+    # checks the whole recording, so it runs off the event loop, once per file: what it
+    # found (length, peaks) goes to the service, which does not decode again.
+    checked = [
         await run_in_threadpool(check_audio, data, max_seconds=ctx.settings.max_audio_seconds, name=name)
+        for name, data in uploads
+    ]
     ids = [
         await run_in_threadpool(
-            items.add_audio, ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits
+            items.add_audio,
+            ctx.db,
+            ctx.media,
+            project_id,
+            user.id,
+            data,
+            filename=name,
+            limits=ctx.limits,
+            checked=info,
         )
-        for name, data in uploads
+        for (name, data), info in zip(uploads, checked, strict=True)
     ]
     return ImagesResult(item_ids=ids)
 
