@@ -235,3 +235,15 @@ def test_a_field_named_for_two_purposes_is_refused(db: Database, media: MediaSto
         "the field 'text' is named for two purposes",
     )
     assert _rows(db, pid) == []
+
+
+def test_text_and_metadata_arrive_unchanged(db: Database, media: MediaStore, tmp_path: Path) -> None:
+    pid = _project(db)
+    tricky = ["tab\there", "back\\slash \\N", "two\nlines\r\n", "quote \" and ' and ,", "émoji 🙂 \u2028"]
+    rows: list[dict[str, object]] = [
+        {"text": t, "id": f"\\{i}\t", "m": {"raw": t, "n": None, "x": 1.5}} for i, t in enumerate(tricky)
+    ]
+    _import(db, media, pid, _jsonl(tmp_path, rows), batch=3)
+    assert [(r.text, r.external_id, r.meta) for r in _rows(db, pid)] == [
+        (t, f"\\{i}\t", {"m": {"raw": t, "n": None, "x": 1.5}}) for i, t in enumerate(tricky)
+    ]

@@ -45,8 +45,7 @@ _CREATE = {
 }
 _INSERT = {
     "sqlite": "INSERT INTO {name} (external_id, text, media_sha256, meta, gold) VALUES (?, ?, ?, ?, ?)",
-    "postgresql": "INSERT INTO {name} (external_id, text, media_sha256, meta, gold)"
-    " VALUES (%s, %s, %s, %s, %s)",
+    "postgresql": "COPY {name} (external_id, text, media_sha256, meta, gold) FROM STDIN",
 }
 _JSON = {"sqlite": "{column}", "postgresql": "CAST({column} AS JSONB)"}
 
@@ -95,7 +94,13 @@ class ImportStage:
         with conn.begin():
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.executemany(self._insert, rows)
+                if conn.dialect.name == "postgresql":
+                    # COPY streams the rows in one command, several times faster than INSERTs.
+                    with cursor.copy(self._insert) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(self._insert, rows)
             finally:
                 cursor.close()
 
