@@ -13,7 +13,9 @@ process, as in ``hitloop serve``) retrains every ``--retrain-every`` labels.
 
 For every train job it reports: from the submit that queued it (the Nth label)
 to the first ``next`` that served an item carrying the new model's suggestion
-(``label_to_served_s``), and to the end of the job (all priorities written);
+(``label_to_served_s``), and to the end of the job (``label_to_job_end_s``);
+the CPU seconds of the job's thread (``job_cpu_s``: its own work, whatever
+the load) and the rows it wrote (fewer than the pool when labels kept coming);
 and the annotators' next-item latency (p50, p99) while a train job was running
 and while none was.
 """
@@ -244,6 +246,8 @@ def main() -> None:
                 else None,
                 "job_seconds": (j.result or {}).get("seconds"),
                 "train_seconds": (j.result or {}).get("train_seconds"),
+                "job_cpu_s": (j.result or {}).get("cpu_seconds"),
+                "rows_written": (j.result or {}).get("written"),
                 "accuracy_cv": (j.result or {}).get("accuracy"),
             }
             cycles.append(row)
@@ -258,6 +262,7 @@ def main() -> None:
         finished = [c for c in cycles if c["state"] == "done"]
         served = [c["label_to_served_s"] for c in finished if c["label_to_served_s"] is not None]
         ends = [c["label_to_job_end_s"] for c in finished if c["label_to_job_end_s"] is not None]
+        cpus = [c["job_cpu_s"] for c in finished if c["job_cpu_s"] is not None]
         out = {
             "benchmark": "retrain",
             "items": args.items,
@@ -278,6 +283,10 @@ def main() -> None:
             "label_to_job_end_s": {
                 "median": round(float(np.median(ends)), 3) if ends else None,
                 "max": max(ends) if ends else None,
+            },
+            "job_cpu_s": {
+                "median": round(float(np.median(cpus)), 3) if cpus else None,
+                "max": max(cpus) if cpus else None,
             },
             "next_ms_during_training": {
                 "n": len(busy_lat),

@@ -206,6 +206,7 @@ def _project(db: Database, project_id: int) -> Project:
 
 def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     """Fit the project's learner on its labels, record the version, and rescore the pool."""
+    cpu_started = time.thread_time()
     project = _project(ctx.db, project_id)
     if project.task != TaskType.CLASSIFY.value:
         raise InputError(f"the model loop supports classify projects, not {project.task}", field="task")
@@ -289,7 +290,9 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
         row = s.get(ModelVersion, version_id)
         assert row is not None
         row.metrics = {**metrics, "changed": scored.get("changed")}
-    return {"model_version_id": version_id, "n_train": len(ids), **metrics, **scored}
+    # CPU of this thread (the job's own work, whatever else runs on the machine).
+    cpu = round(time.thread_time() - cpu_started, 3)
+    return {"model_version_id": version_id, "n_train": len(ids), **metrics, **scored, "cpu_seconds": cpu}
 
 
 def _json_params(learner: Any) -> dict[str, Any]:
