@@ -37,6 +37,7 @@ class Record:
     external_id: str | None
     meta: dict[str, Any] = field(default_factory=dict)
     image_path: Path | None = None
+    label: str | list[str] | None = None
 
 
 _WORDS = (
