@@ -141,6 +141,64 @@ def test_quality_counts_edits_and_agreement(db: Database, media: MediaStore) -> 
     assert quality["people"]["agreement"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def test_quality_is_computed_once_per_change_not_per_view(
+    db: Database, media: MediaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitloop.schemas import ReviewDecision
+    from hitloop.services import review
+
+    computed: list[int] = []
+    real = boxes._compute_quality
+
+    def counting(db: Database, project_id: int, threshold: float) -> dict[str, Any]:
+        computed.append(project_id)
+        return real(db, project_id, threshold)
+
+    monkeypatch.setattr(boxes, "_compute_quality", counting)
+    user, pid = boxes_project(db)
+    other = auth.create_user(db, "bob", "bob-password").id
+    projects_row_overlap(db, pid, 2)
+    item = add(db, media, pid, user, png((400, 400)), "a.png")
+    face = {"x": 10, "y": 10, "w": 100, "h": 100, "label": "face"}
+    boxes._write_suggestions(db, pid, {item: [face]}, {"source": "test"})
+    submit(db, user, item, [face], "views-1")
+
+    first = boxes.box_quality(db, pid)
+    for _ in range(20):  # page views
+        assert boxes.box_quality(db, pid) == first
+    assert len(computed) == 1
+    first["edits"]["kept"] = 99  # a caller changing its copy changes nothing cached
+    assert boxes.box_quality(db, pid)["edits"]["kept"] == 1
+
+    submit(db, other, item, [], "views-2")  # a second answer: computed again, once
+    second = boxes.box_quality(db, pid)
+    assert boxes.box_quality(db, pid) == second
+    assert len(computed) == 2
+    assert second["edits"] == {"kept": 1, "moved": 0, "deleted": 1, "added": 0}
+    assert second["people"]["pairs"] == 1
+
+    # A review withdrawing an answer adds no answer row, but the state moves all the same.
+    with db.read() as s:
+        from hitloop.db.tables import Annotation
+
+        bobs = s.scalar(select(Annotation.id).where(Annotation.user_id == other))
+    review.review_annotation(db, user, bobs, ReviewDecision(action="reject"))
+    third = boxes.box_quality(db, pid)
+    assert len(computed) == 3
+    assert third["edits"] == {"kept": 1, "moved": 0, "deleted": 0, "added": 0}
+    assert third["people"]["pairs"] == 0
+
+    # New suggestions (a face job) count too; another threshold is its own entry.
+    moved = {**face, "x": 60}
+    boxes._write_suggestions(db, pid, {item: [moved]}, {"source": "test"})
+    fourth = boxes.box_quality(db, pid)
+    assert len(computed) == 4 and fourth["edits"]["moved"] == 1
+    assert boxes.box_quality(db, pid, threshold=0.2)["threshold"] == 0.2
+    assert boxes.box_quality(db, pid, threshold=0.2)["threshold"] == 0.2
+    assert boxes.box_quality(db, pid) == fourth
+    assert len(computed) == 5
+
+
 def projects_row_overlap(db: Database, pid: int, overlap: int) -> None:
     from hitloop.db.tables import Project
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
+import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import json_out
-from hitloop.db.tables import Annotation, Item, Media, Project, Suggestion, User
+from hitloop.db.tables import Annotation, Event, Item, Media, Project, Suggestion, User
 from hitloop.errors import InputError, NotFoundError
 from hitloop.formats.records import ItemRecord
 from hitloop.jobs import JobContext
@@ -37,6 +40,7 @@ items_t = cast(Table, Item.__table__)
 media_t = cast(Table, Media.__table__)
 suggestions_t = cast(Table, Suggestion.__table__)
 annotations_t = cast(Table, Annotation.__table__)
+events_t = cast(Table, Event.__table__)
 
 Progress = Callable[[int, int], None]
 _BATCH = 50
@@ -288,6 +292,32 @@ def export_coco(db: Database, project_id: int) -> dict[str, Any]:
 # ---- quality -----------------------------------------------------------------
 
 
+# Computed quality per database, by (project, threshold): the state it was computed
+# from and the result. The state is what any change to the inputs moves: the newest
+# answer (a new answer or edit), the newest audit event of the project (a review
+# withdrawing or fixing an answer, deleted items, a face job) and the suggestions'
+# count and newest time (a face job rewriting them).
+_QUALITY_CACHE: weakref.WeakKeyDictionary[Database, dict[tuple[int, float], tuple[tuple[Any, ...], Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_QUALITY_LOCK = threading.Lock()
+_QUALITY_ENTRIES = 256  # per database; the oldest entry goes first
+
+
+def _quality_state(s: Any, project_id: int) -> tuple[Any, ...]:
+    """Index seeks and one index range: no answer is read."""
+    newest_answer = s.scalar(
+        select(func.max(annotations_t.c.id)).where(annotations_t.c.project_id == project_id)
+    )
+    newest_event = s.scalar(select(func.max(events_t.c.id)).where(events_t.c.project_id == project_id))
+    n_suggested, newest_suggestion = s.execute(
+        select(func.count(), func.max(suggestions_t.c.created_at)).where(
+            suggestions_t.c.project_id == project_id
+        )
+    ).one()
+    return (newest_answer, newest_event, n_suggested, newest_suggestion)
+
+
 def box_quality(db: Database, project_id: int, *, threshold: float = 0.5) -> dict[str, Any]:
     """How suggestions fared and how people agree, from current answers.
 
@@ -296,11 +326,33 @@ def box_quality(db: Database, project_id: int, *, threshold: float = 0.5) -> dic
       at IoU ``threshold``, and mean IoU agreement person vs suggestion;
     - ``people``: mean IoU agreement between two people on the same image, and the
       number of such pairs.
+
+    The project page shows this on every view, so the result is kept until an
+    answer, a review, a face job or another audited change moves the project's
+    state (:func:`_quality_state`); a view in between costs three index lookups.
     """
+    with db.read() as s:
+        _boxes_project(s, project_id)
+        state = _quality_state(s, project_id)
+    key = (project_id, float(threshold))
+    with _QUALITY_LOCK:
+        hit = _QUALITY_CACHE.get(db, {}).get(key)
+    if hit is not None and hit[0] == state:
+        return copy.deepcopy(hit[1])
+    result = _compute_quality(db, project_id, threshold)
+    with _QUALITY_LOCK:
+        entries = _QUALITY_CACHE.setdefault(db, {})
+        entries.pop(key, None)
+        entries[key] = (state, result)
+        while len(entries) > _QUALITY_ENTRIES:
+            del entries[next(iter(entries))]
+    return copy.deepcopy(result)
+
+
+def _compute_quality(db: Database, project_id: int, threshold: float) -> dict[str, Any]:
     from hitloop.ml.boxes import as_boxes, box_agreement, compare_edits, precision_recall
 
     with db.read() as s:
-        _boxes_project(s, project_id)
         answers = s.execute(
             select(annotations_t.c.item_id, annotations_t.c.user_id, annotations_t.c.value)
             .where(
