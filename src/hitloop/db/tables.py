@@ -229,6 +229,26 @@ class Annotation(Base):
     created_at: Mapped[float] = mapped_column(Double)
 
 
+class TranscriptEdit(Base):
+    """How far a transcript is from the recognizer's draft, measured when it was submitted.
+
+    One row per transcribe answer that had a draft; the project page sums the
+    rows of current answers (services/speech.py) instead of re-comparing texts.
+    """
+
+    __tablename__ = "transcript_edits"
+    __table_args__ = (Index("ix_transcript_edits_project", "project_id"),)
+
+    annotation_id: Mapped[int] = mapped_column(
+        ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    words: Mapped[int] = mapped_column(Integer)
+    word_errors: Mapped[int] = mapped_column(Integer)
+    keystrokes_typed: Mapped[int] = mapped_column(Integer)
+    keystrokes_corrected: Mapped[int] = mapped_column(Integer)
+
+
 class Event(Base):
     """Append-only audit log: who did what to which object, and when."""
 

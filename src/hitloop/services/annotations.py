@@ -205,6 +205,10 @@ def _submit(
         ).scalar_one()
         if not body.skip:
             retrain.count_label(db, item.project_id)  # memory only; the check runs after commit
+            if project.task == TaskType.TRANSCRIBE.value:  # edits against the draft, stored once
+                from hitloop.services.speech import record_edits
+
+                record_edits(conn, new_id, item_id, item.project_id, value)
         counted_before = previous is not None and not previous.skipped
         n_answers = item.n_answers - int(counted_before) + int(not body.skip)
         if previous is not None:

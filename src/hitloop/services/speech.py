@@ -4,8 +4,12 @@ A draft is stored as the item's suggestion (``suggestions`` row, no model
 version): ``value`` is a transcribe value (``{"text"}``, with ``"segments"``
 for recordings split at pauses) and ``explanation`` holds each word's
 timing and confidence, so the page can highlight the words the recognizer
-was unsure of. The project's statistics compare each current transcript with
-the draft that was shown, at read time.
+was unsure of.
+
+How far each transcript is from its draft (words, word errors, keystrokes) is
+measured once, when the transcript is submitted (:func:`record_edits`, called
+from the submit transaction), and stored in ``transcript_edits``; the
+project's statistics add up the rows of current answers.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, insert, select
+from sqlalchemy import Table, delete, exists, func, insert, select
 
-from hitloop.db.engine import Database
-from hitloop.db.sql import json_out
-from hitloop.db.tables import Annotation, Item, Media, Project, Suggestion
+from hitloop.db.engine import Database, DriverConnection
+from hitloop.db.sql import Statement, json_out
+from hitloop.db.tables import Annotation, Item, Media, Project, Suggestion, TranscriptEdit
 from hitloop.errors import InputError, NotFoundError
 from hitloop.jobs import JobContext
 from hitloop.media.audio import read_peaks, write_peaks
@@ -32,6 +36,7 @@ __all__ = [
     "LONG_RECORDING_S",
     "audio_info",
     "draft_for",
+    "record_edits",
     "transcribe_job",
     "transcribe_project",
     "transcript_stats",
@@ -41,6 +46,7 @@ items_t = cast(Table, Item.__table__)
 media_t = cast(Table, Media.__table__)
 suggestions_t = cast(Table, Suggestion.__table__)
 annotations_t = cast(Table, Annotation.__table__)
+edits_t = cast(Table, TranscriptEdit.__table__)
 
 #: Recordings longer than this are split at pauses and transcribed segment by segment.
 LONG_RECORDING_S = 30.0
@@ -187,27 +193,113 @@ def _store_draft(
         s.execute(insert(suggestions_t).values(**row))
 
 
-def transcript_stats(db: Database, project_id: int) -> TranscriptStats:
-    """The recognizer's word error rate against people, and the typing its drafts saved."""
+_DRAFT = Statement("SELECT value FROM suggestions WHERE item_id = :i AND model_version_id IS NULL")
+_INSERT_EDITS = Statement(
+    "INSERT INTO transcript_edits"
+    " (annotation_id, project_id, words, word_errors, keystrokes_typed, keystrokes_corrected)"
+    " VALUES (:annotation_id, :project_id, :words, :word_errors, :keystrokes_typed, :keystrokes_corrected)"
+)
+
+
+def _edits(annotation_id: int, project_id: int, draft: Any, final: Any) -> dict[str, int] | None:
+    """The ``transcript_edits`` row of one answer against its draft; None without both texts."""
     from hitloop.ml.speech import edit_counts
 
+    draft, final = json_out(draft) or {}, json_out(final) or {}
+    if not (isinstance(draft.get("text"), str) and isinstance(final.get("text"), str)):
+        return None
+    counts = edit_counts([(draft["text"], final["text"])])
+    return {
+        "annotation_id": annotation_id,
+        "project_id": project_id,
+        "words": counts.words,
+        "word_errors": counts.word_errors,
+        "keystrokes_typed": counts.keystrokes_typed,
+        "keystrokes_corrected": counts.keystrokes_corrected,
+    }
+
+
+def record_edits(
+    conn: DriverConnection, annotation_id: int, item_id: int, project_id: int, value: dict[str, Any]
+) -> None:
+    """Store how far a just-submitted transcript is from the item's draft (if it has one).
+
+    Runs inside the submit transaction: one primary-key read and, with a
+    draft, one insert. The comparison is rapidfuzz's bit-parallel Levenshtein
+    (an hour-long call's 50,000 characters take milliseconds).
+    """
+    draft = _DRAFT.run(conn, {"i": item_id}).first()
+    row = None if draft is None else _edits(annotation_id, project_id, draft.value, value)
+    if row is not None:
+        _INSERT_EDITS.run(conn, row)
+
+
+def _current(project_id: int) -> Any:
+    return (
+        annotations_t.c.project_id == project_id,
+        annotations_t.c.superseded_by.is_(None),
+        annotations_t.c.skipped.is_(False),
+    )
+
+
+def _fill_missing(db: Database, project_id: int) -> None:
+    """Rows for current transcripts that have a draft but none yet.
+
+    Answers given before the table existed, a reviewer's fixes, and answers
+    whose item got its draft after they were given (compared with that draft,
+    as the statistics always did). Normally there are none: one anti-join.
+    """
+    missing = (
+        select(annotations_t.c.id, annotations_t.c.value, suggestions_t.c.value.label("draft"))
+        .join(suggestions_t, suggestions_t.c.item_id == annotations_t.c.item_id)
+        .outerjoin(edits_t, edits_t.c.annotation_id == annotations_t.c.id)
+        .where(
+            *_current(project_id),
+            suggestions_t.c.model_version_id.is_(None),
+            edits_t.c.annotation_id.is_(None),
+        )
+    )
     with db.read() as s:
-        rows = s.execute(
-            select(suggestions_t.c.value.label("draft"), annotations_t.c.value.label("final"))
-            .join(annotations_t, annotations_t.c.item_id == suggestions_t.c.item_id)
-            .where(
-                suggestions_t.c.project_id == project_id,
-                suggestions_t.c.model_version_id.is_(None),
-                annotations_t.c.superseded_by.is_(None),
-                annotations_t.c.skipped.is_(False),
+        found = s.execute(missing).all()
+    rows = [e for r in found if (e := _edits(r.id, project_id, r.draft, r.value)) is not None]
+    if rows:
+        with db.write() as s:
+            # Another reader may have filled some meanwhile: insert only what is still missing.
+            taken = set(
+                s.scalars(
+                    select(edits_t.c.annotation_id).where(
+                        edits_t.c.annotation_id.in_([r["annotation_id"] for r in rows])
+                    )
+                )
             )
-        ).all()
-    pairs = []
-    for row in rows:
-        draft, final = json_out(row.draft) or {}, json_out(row.final) or {}
-        if isinstance(draft.get("text"), str) and isinstance(final.get("text"), str):
-            pairs.append((draft["text"], final["text"]))
-    counts = edit_counts(pairs)
+            fresh = [r for r in rows if r["annotation_id"] not in taken]
+            if fresh:
+                s.execute(insert(edits_t), fresh)
+
+
+def transcript_stats(db: Database, project_id: int) -> TranscriptStats:
+    """The recognizer's word error rate against people, and the typing its drafts saved.
+
+    Sums the ``transcript_edits`` rows of the project's current transcripts,
+    measured when each was submitted against the draft it corrected.
+    """
+    from hitloop.ml.speech import EditCounts
+
+    _fill_missing(db, project_id)
+    with db.read() as s:
+        row = s.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(edits_t.c.words), 0),
+                func.coalesce(func.sum(edits_t.c.word_errors), 0),
+                func.coalesce(func.sum(edits_t.c.keystrokes_typed), 0),
+                func.coalesce(func.sum(edits_t.c.keystrokes_corrected), 0),
+            )
+            .select_from(edits_t)
+            .join(annotations_t, annotations_t.c.id == edits_t.c.annotation_id)
+            .where(edits_t.c.project_id == project_id, *_current(project_id))
+        ).one()
+    counts = EditCounts(*(int(v) for v in row))
     return TranscriptStats(
         transcripts=counts.transcripts,
         words=counts.words,
