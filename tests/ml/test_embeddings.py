@@ -50,3 +50,22 @@ def test_bad_input_is_refused(fitted: MiniLmEmbedding) -> None:
         fitted.transform("one text")
     with pytest.raises(TypeError, match="texts must be str, got int"):
         fitted.transform(["ok", 3])
+
+
+def test_a_pickled_featurizer_leaves_the_model_behind_and_reloads_it(fitted: MiniLmEmbedding) -> None:
+    import pickle
+
+    blob = pickle.dumps(fitted)
+    assert len(blob) < 100_000  # the model's 90 MB come from the package again
+    np.testing.assert_allclose(pickle.loads(blob).transform(TEXTS), fitted.transform(TEXTS), atol=1e-5)
+
+
+def test_auto_text_features_stack_tfidf_and_minilm() -> None:
+    from hitloop.ml.defaults import auto_text_featurizer, default_featurizer
+
+    assert auto_text_featurizer() == "minilm+tfidf"
+    stack = default_featurizer("text").fit(TEXTS)
+    X = stack.transform(TEXTS)
+    n_words = stack.parts_[0].n_features_out_
+    assert X.shape == (4, n_words + 384)
+    np.testing.assert_allclose(np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()), 1.0, atol=1e-6)

