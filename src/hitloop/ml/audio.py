@@ -3,8 +3,14 @@
 Mel-frequency cepstral coefficients (Davis & Mermelstein, 1980) summarize the
 short-time spectrum the way speech recognizers see it. A clip of any length
 becomes one vector: the mean and standard deviation of each coefficient and
-its delta over the whole clip, plus the means over ``parts`` equal stretches
-of the clip, which keep the order of sounds ("six" vs "seven").
+its delta over the sounding part of the clip (leading and trailing silence
+trimmed), plus the means over ``parts`` equal stretches of it, which keep the
+order of sounds ("six" vs "seven").
+
+The mel filters span the telephone band by default (up to 4 kHz): the
+formants that tell words apart lie below it, and recordings made at 8 kHz
+(calls, many command sets) and at 16 kHz or more then yield comparable
+features; filters above a recording's bandwidth would only see silence.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ def _mel_to_hz(mel: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 @lru_cache(maxsize=16)
-def _mel_filters(n_mels: int, n_fft: int, samplerate: int) -> NDArray[np.float64]:
-    """Triangular filters, shape (n_mels, n_fft // 2 + 1), spaced evenly on the mel scale."""
-    top = _hz_to_mel(np.array(samplerate / 2.0))
+def _mel_filters(n_mels: int, n_fft: int, samplerate: int, fmax: float) -> NDArray[np.float64]:
+    """Triangular filters, shape (n_mels, n_fft // 2 + 1), spaced evenly on the mel scale up to ``fmax``."""
+    top = _hz_to_mel(np.array(fmax))
     edges = _mel_to_hz(np.linspace(0.0, float(top), n_mels + 2))
     bins = np.fft.rfftfreq(n_fft, 1.0 / samplerate)
     filters = np.zeros((n_mels, len(bins)))
@@ -55,11 +61,17 @@ def mfcc(
     n_mels: int = 40,
     frame_s: float = 0.025,
     hop_s: float = 0.010,
+    fmax: float | None = None,
 ) -> NDArray[np.float64]:
     """MFCCs of a mono signal, shape (n_frames, n_mfcc); a clip shorter than a frame is zero-padded.
 
-    Pre-emphasis 0.97, Hamming window, power spectrum, log mel energies, DCT-II (orthonormal).
+    Pre-emphasis 0.97, Hamming window, power spectrum, log mel energies of
+    ``n_mels`` filters from 0 Hz to ``fmax`` (default, and at most, half the
+    sample rate), DCT-II (orthonormal).
     """
+    top = samplerate / 2.0 if fmax is None else min(float(fmax), samplerate / 2.0)
+    if not top > 0:
+        raise ValueError(f"fmax must be positive, got {fmax}")
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"samples must be mono (1-D), got shape {x.shape}")
@@ -75,7 +87,7 @@ def mfcc(
     frames = x[index] * np.hamming(frame)
     n_fft = 1 << (frame - 1).bit_length()
     power = np.abs(rfft(frames, n=n_fft, axis=1)) ** 2 / n_fft
-    energies = power @ _mel_filters(n_mels, n_fft, samplerate).T
+    energies = power @ _mel_filters(n_mels, n_fft, samplerate, top).T
     coefficients = dct(np.log(energies + 1e-10), type=2, axis=1, norm="ortho")[:, :n_mfcc]
     return np.asarray(coefficients)
 
@@ -85,6 +97,22 @@ def _deltas(c: NDArray[np.float64]) -> NDArray[np.float64]:
     padded = np.pad(c, ((2, 2), (0, 0)), mode="edge")
     num = (padded[3:-1] - padded[1:-3]) + 2 * (padded[4:] - padded[:-4])
     return np.asarray(num / 10.0)
+
+
+_DB_PER_NEPER = 10.0 / np.log(10.0)
+
+
+def _sounding(c: NDArray[np.float64], n_mels: int, below_db: float | None) -> NDArray[np.float64]:
+    """The frames from the first to the last within ``below_db`` dB of the loudest frame.
+
+    ``c[:, 0]`` of the orthonormal DCT is ``sqrt(n_mels)`` times a frame's mean
+    log mel energy, so the level in dB is ``c0 / sqrt(n_mels) * 10 / ln 10``.
+    """
+    if below_db is None or len(c) < 2:
+        return c
+    level = c[:, 0] / np.sqrt(n_mels) * _DB_PER_NEPER
+    loud = np.flatnonzero(level >= level.max() - below_db)
+    return c[loud[0] : loud[-1] + 1]
 
 
 class AudioMfcc(Featurizer):
@@ -98,9 +126,14 @@ class AudioMfcc(Featurizer):
         Cepstral coefficients per frame.
     n_mels : int
         Mel filters.
+    fmax : float or None
+        Upper edge of the mel filters in Hz (None: half the sample rate).
+    trim_db : float or None
+        Leave out leading and trailing frames more than this many dB below
+        the clip's loudest frame (None: keep the whole clip).
     parts : int
         Also average the coefficients over this many equal stretches of each
-        clip (0 for none).
+        (trimmed) clip (0 for none).
 
     Attributes
     ----------
@@ -111,10 +144,20 @@ class AudioMfcc(Featurizer):
 
     modality = "audio"
 
-    def __init__(self, samplerate: int = 16_000, n_mfcc: int = 13, n_mels: int = 40, parts: int = 3) -> None:
+    def __init__(
+        self,
+        samplerate: int = 16_000,
+        n_mfcc: int = 16,
+        n_mels: int = 26,
+        fmax: float | None = 4000.0,
+        trim_db: float | None = 25.0,
+        parts: int = 4,
+    ) -> None:
         self.samplerate = samplerate
         self.n_mfcc = n_mfcc
         self.n_mels = n_mels
+        self.fmax = fmax
+        self.trim_db = trim_db
         self.parts = parts
 
     def _vectors(self, X: Any) -> NDArray[np.float64]:
@@ -127,7 +170,10 @@ class AudioMfcc(Featurizer):
         for clip in clips:
             if isinstance(clip, str | bytes):
                 raise TypeError("featurizers take decoded sample arrays; load files at the edge")
-            c = mfcc(np.asarray(clip), self.samplerate, n_mfcc=self.n_mfcc, n_mels=self.n_mels)
+            c = mfcc(
+                np.asarray(clip), self.samplerate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, fmax=self.fmax
+            )
+            c = _sounding(c, self.n_mels, self.trim_db)
             d = _deltas(c)
             blocks = [c.mean(0), c.std(0), d.mean(0), d.std(0)]
             if self.parts:
@@ -140,6 +186,10 @@ class AudioMfcc(Featurizer):
     def fit(self, X: Any, y: Any = None) -> Self:
         if self.parts < 0:
             raise ValueError(f"parts must be >= 0, got {self.parts}")
+        if self.trim_db is not None and not self.trim_db > 0:
+            raise ValueError(f"trim_db must be positive or None, got {self.trim_db}")
+        if self.fmax is not None and not self.fmax > 0:
+            raise ValueError(f"fmax must be positive or None, got {self.fmax}")
         vectors = self._vectors(X)
         self.mean_ = vectors.mean(axis=0)
         scale = vectors.std(axis=0)
