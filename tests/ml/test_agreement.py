@@ -10,13 +10,16 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
 from hitloop.ml.agreement import (
+    binary_agreement,
     cohen_kappa,
     fleiss_kappa,
     fleiss_kappa_per_class,
     krippendorff_alpha,
     krippendorff_alpha_distance,
+    krippendorff_alpha_masi,
     masi_distance,
     pairwise_kappa,
+    pooled_pairwise_kappa,
     rating_counts,
     reliability_data,
 )
@@ -263,3 +266,76 @@ def test_alpha_distance_refuses_bad_matrices_and_codes() -> None:
         krippendorff_alpha_distance(np.array([[0.0, 2.0], [1.0, 1.0]]), 1.0 - np.eye(2))
     with pytest.raises(ValueError, match="whole numbers"):
         krippendorff_alpha_distance(np.array([[0.5, 1.0], [1.0, 1.0]]), 1.0 - np.eye(2))
+
+
+def _label_set_answers(
+    seed: int,
+) -> tuple[npt.NDArray[np.intp], list[frozenset[int]], npt.NDArray[np.float64]]:
+    """Random label-set answers: (item, worker, set code) rows, the distinct sets, their 0/1 membership."""
+    rng = np.random.default_rng(seed)
+    n_items, n_workers, k = int(rng.integers(3, 25)), int(rng.integers(2, 7)), int(rng.integers(1, 6))
+    rows = []
+    for item in range(n_items):
+        for worker in rng.choice(n_workers, size=int(rng.integers(1, n_workers + 1)), replace=False):
+            rows.append((item, int(worker), frozenset(np.flatnonzero(rng.random(k) < 0.4).tolist())))
+    sets = sorted({r[2] for r in rows}, key=sorted)
+    code = {s: j for j, s in enumerate(sets)}
+    table = np.array([(item, worker, code[s]) for item, worker, s in rows], dtype=np.intp)
+    membership = np.array([[label in s for label in range(k)] for s in sets], dtype=np.float64)
+    return table, sets, membership
+
+
+def _same(a: float, b: float) -> bool:
+    return bool((np.isnan(a) and np.isnan(b)) or abs(a - b) < 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_set_coefficients_equal_their_definitions(seed: int) -> None:
+    table, sets, membership = _label_set_answers(seed)
+    k = membership.shape[1]
+    # MASI alpha in chunks == alpha with the full MASI matrix
+    masi = np.array([[masi_distance(a, b) for b in sets] for a in sets])
+    assert _same(
+        krippendorff_alpha_masi(table, membership),
+        krippendorff_alpha_distance(reliability_data(table), masi),
+    )
+    # each label as a yes/no question: the two-column Fleiss kappa and nominal alpha
+    chosen = membership[table[:, 2]]
+    n_items = int(table[:, 0].max()) + 1
+    totals = np.bincount(table[:, 0], minlength=n_items)
+    yes = np.zeros((n_items, k))
+    np.add.at(yes, table[:, 0], chosen)
+    binary = binary_agreement(yes, totals)
+    for j in range(k):
+        assert _same(binary.kappa[j], fleiss_kappa(np.column_stack([totals - yes[:, j], yes[:, j]])))
+        one = np.column_stack([table[:, :2], chosen[:, j].astype(np.intp)])
+        assert _same(binary.alpha[j], krippendorff_alpha(reliability_data(one), "nominal"))
+    # pooled over every (item, label) decision
+    decisions = np.column_stack(
+        [
+            (table[:, 0, None] * k + np.arange(k)).ravel(),
+            np.repeat(table[:, 1], k),
+            chosen.ravel().astype(np.intp),
+        ]
+    )
+    assert _same(binary.pooled_kappa, fleiss_kappa(rating_counts(decisions, n_classes=2)))
+    assert _same(binary.pooled_alpha, krippendorff_alpha(reliability_data(decisions), "nominal"))
+    pooled = pooled_pairwise_kappa(table, membership)
+    explicit = pairwise_kappa(decisions, n_classes=2, min_shared=2 * k)
+    assert np.array_equal(np.isnan(pooled.kappa), np.isnan(explicit.kappa))
+    assert np.allclose(np.nan_to_num(pooled.kappa), np.nan_to_num(explicit.kappa), atol=1e-9)
+    assert np.array_equal(pooled.n_shared * k, explicit.n_shared)
+
+
+def test_set_coefficients_refuse_bad_input() -> None:
+    table = np.array([[0, 0, 0], [0, 1, 1]])
+    with pytest.raises(ValueError, match="0 or 1"):
+        krippendorff_alpha_masi(table, np.array([[1.0], [2.0]]))
+    with pytest.raises(ValueError, match="set code 1 has no row"):
+        pooled_pairwise_kappa(table, np.array([[1.0]]))
+    with pytest.raises(ValueError, match="more than once"):
+        krippendorff_alpha_masi(np.array([[0, 0, 0], [0, 0, 1]]), np.eye(2))
+    with pytest.raises(ValueError, match="one entry per unit"):
+        binary_agreement(np.zeros((2, 3)), [2, 2, 2])
+    with pytest.raises(ValueError, match="between 0 and the unit's total"):
+        binary_agreement(np.array([[3.0]]), [2])

@@ -207,10 +207,10 @@ def test_multilabel_agreement_by_hand(ctx: Any) -> None:
     assert out.per_label == {"a": 1.0, "b": pytest.approx(1 / 3, abs=1e-4), "c": None}
     # alpha of b: D_o = 2 / 6, D_e = 2 * 3 * 3 / (6 * 5): alpha = 1 - 10/18
     assert out.per_label_alpha == {"a": 1.0, "b": pytest.approx(4 / 9, abs=1e-4), "c": None}
-    # 9 yes/no decisions each: ann says yes to 4, bob to 3, they agree on 8:
+    # 3 shared items, 9 yes/no decisions each: ann says yes to 4, bob to 3, they agree on 8:
     # p_o = 8/9, p_e = 4/9 * 3/9 + 5/9 * 6/9 = 42/81, kappa = 30/39
     [pair] = out.pairs
-    assert (pair.shared, pair.kappa) == (9, pytest.approx(10 / 13, abs=1e-4))
+    assert (pair.shared, pair.kappa) == (3, pytest.approx(10 / 13, abs=1e-4))
     assert out.matrix[0][1] == pair.kappa
     # Fleiss over the 9 decisions: P = 8/9, P_e = (7/18)^2 + (11/18)^2 = 170/324, kappa = 118/154
     assert out.fleiss_kappa == pytest.approx(59 / 77, abs=1e-4)

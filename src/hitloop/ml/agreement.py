@@ -18,14 +18,18 @@ import scipy.sparse as sp
 from hitloop.ml.aggregation.answers import AnswerTable, FloatArray, IntArray, check_answers
 
 __all__ = [
+    "BinaryAgreement",
     "PairwiseAgreement",
+    "binary_agreement",
     "cohen_kappa",
     "fleiss_kappa",
     "fleiss_kappa_per_class",
     "krippendorff_alpha",
     "krippendorff_alpha_distance",
+    "krippendorff_alpha_masi",
     "masi_distance",
     "pairwise_kappa",
+    "pooled_pairwise_kappa",
     "rating_counts",
     "reliability_data",
 ]
@@ -267,6 +271,219 @@ def masi_distance(a: AbstractSet[Hashable], b: AbstractSet[Hashable]) -> float:
         return 1.0
     monotonicity = 2 / 3 if (a <= b or b <= a) else 1 / 3
     return 1.0 - common / len(a | b) * monotonicity
+
+
+def _membership(membership: npt.ArrayLike | sp.spmatrix) -> sp.csr_matrix:
+    b = sp.csr_matrix(membership, dtype=np.float64)
+    if b.nnz and (b.data.min() < 0 or np.any((b.data != 0) & (b.data != 1))):
+        raise ValueError("membership must hold 0 or 1")
+    b.eliminate_zeros()
+    return b
+
+
+def _masi_rows(b: sp.csr_matrix, left: IntArray, right: IntArray, sizes: FloatArray) -> FloatArray:
+    """MASI distance between the sets ``left[i]`` and ``right[i]`` (rows of membership ``b``)."""
+    inter = np.asarray(b[left].multiply(b[right]).sum(axis=1)).ravel()
+    return _masi_from_sizes(inter, sizes[left], sizes[right])
+
+
+def _masi_from_sizes(inter: FloatArray, size_a: FloatArray, size_b: FloatArray) -> FloatArray:
+    union = size_a + size_b - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)
+    equal = (inter == size_a) & (inter == size_b)
+    nested = inter == np.minimum(size_a, size_b)
+    monotonicity = np.where(equal, 1.0, np.where(nested, 2 / 3, np.where(inter > 0, 1 / 3, 0.0)))
+    return 1.0 - jaccard * monotonicity
+
+
+def krippendorff_alpha_masi(answers: npt.ArrayLike, membership: npt.ArrayLike | sp.spmatrix) -> float:
+    """Krippendorff's α of label-set answers with the MASI distance, without a sets x sets matrix.
+
+    Equal to ``krippendorff_alpha_distance`` with the matrix of
+    :func:`masi_distance` between every pair of sets, but only pairs of sets
+    that share a label are compared, so thousands of distinct label sets
+    (projects with many labels) stay cheap.
+
+    Parameters
+    ----------
+    answers : array-like of int, shape (n_answers, 3)
+        ``item, worker, set`` codes; each worker answers an item at most once.
+    membership : array-like or sparse matrix of 0/1, shape (n_sets, n_labels)
+        Row ``s`` marks the labels in set ``s``.
+    """
+    t = check_answers(answers)
+    _check_unique(t)
+    b = _membership(membership)
+    if t.label.max() >= b.shape[0]:
+        raise ValueError(f"set code {int(t.label.max())} has no row in membership ({b.shape[0]} rows)")
+    per_item = np.bincount(t.item, minlength=t.n_items)
+    keep = per_item[t.item] >= 2
+    item, code = t.item[keep], t.label[keep]
+    if item.size == 0:
+        return float("nan")
+    sizes = np.asarray(b.sum(axis=1)).ravel()
+    # observed: every ordered pair of answers to one item, weighted 1 / (m - 1)
+    order = np.argsort(item, kind="stable")
+    item, code = item[order], code[order]
+    starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+    m = np.diff(np.r_[starts, item.size])
+    left, right, weight = [], [], []
+    for size in np.unique(m):
+        first = starts[m == size]
+        offsets = np.array([(x, y) for x in range(size) for y in range(size) if x != y], dtype=np.intp)
+        left.append(code[(first[:, None] + offsets[None, :, 0]).ravel()])
+        right.append(code[(first[:, None] + offsets[None, :, 1]).ravel()])
+        weight.append(np.full(first.size * offsets.shape[0], 1.0 / (size - 1)))
+    observed = float(
+        np.sum(np.concatenate(weight) * _masi_rows(b, np.concatenate(left), np.concatenate(right), sizes))
+    )
+    # expected: every pair of pairable values, via the counts of each distinct set. Distinct
+    # sets that share no label are at distance 1, so only overlapping pairs (the non-zeros of
+    # B B^T, sparse when sets are small) need the MASI formula.
+    used, n_c = np.unique(code, return_counts=True)
+    n_c = n_c.astype(np.float64)
+    bu, su = b[used], sizes[used]
+    overlap = (bu @ bu.T).tocoo()
+    off = overlap.row != overlap.col
+    row, col, inter = overlap.row[off], overlap.col[off], overlap.data[off]
+    similarity = 1.0 - _masi_from_sizes(inter, su[row], su[col])
+    expected = n_c.sum() ** 2 - np.sum(n_c**2) - float(np.sum(n_c[row] * n_c[col] * similarity))
+    expected /= n_c.sum() - 1
+    if expected <= 0:
+        return float("nan")
+    return 1.0 - observed / expected
+
+
+@dataclass(frozen=True)
+class BinaryAgreement:
+    """Agreement on yes/no questions asked of the same units.
+
+    ``kappa`` (Fleiss) and ``alpha`` (Krippendorff, nominal) have one entry
+    per question, ``nan`` where a question got only one answer or no variation;
+    ``pooled_kappa`` and ``pooled_alpha`` treat every (unit, question) as one
+    yes/no rating.
+    """
+
+    kappa: FloatArray
+    alpha: FloatArray
+    pooled_kappa: float
+    pooled_alpha: float
+
+
+def binary_agreement(yes: npt.ArrayLike | sp.spmatrix, totals: npt.ArrayLike) -> BinaryAgreement:
+    """Fleiss' κ and Krippendorff's α of many yes/no questions at once, from counts.
+
+    Parameters
+    ----------
+    yes : array-like or sparse matrix, shape (n_units, n_questions)
+        How many raters said yes to each question about each unit (a sparse
+        matrix keeps multilabel projects with many labels cheap).
+    totals : array-like, shape (n_units,)
+        How many raters rated each unit (all questions are asked of all of
+        them). Units rated fewer than twice are ignored.
+
+    Returns
+    -------
+    BinaryAgreement
+        Per question, the same values :func:`fleiss_kappa` and
+        :func:`krippendorff_alpha` give on that question's two-column table.
+    """
+    a = sp.csr_matrix(yes, dtype=np.float64)
+    m = np.asarray(totals, dtype=np.float64)
+    if m.ndim != 1 or m.shape[0] != a.shape[0]:
+        raise ValueError("totals must have one entry per unit (row of yes)")
+    if a.nnz and (a.data.min() < 0 or np.any(a.data > m[a.tocoo().row])):
+        raise ValueError("yes counts must be between 0 and the unit's total")
+    keep = m >= 2
+    a, m = a[keep], m[keep]
+    k = a.shape[1]
+    if m.size == 0:
+        nan = np.full(k, np.nan)
+        return BinaryAgreement(nan, nan.copy(), float("nan"), float("nan"))
+    # a (m - a) per unit and question: the yes/no pairs within the unit
+    split = a.multiply(m[:, None]) - a.multiply(a)
+    # summed over units, weighted as Fleiss (1 / m(m-1)) and as Krippendorff (1 / (m-1))
+    fleiss_split = np.asarray((sp.diags(1.0 / (m * (m - 1))) @ split).sum(axis=0)).ravel()
+    alpha_split = np.asarray((sp.diags(1.0 / (m - 1)) @ split).sum(axis=0)).ravel()
+    n_units, n_values = float(m.size), float(m.sum())
+    said_yes = np.asarray(a.sum(axis=0)).ravel()
+
+    def fleiss(
+        split_sum: FloatArray | float, units: float, yes_sum: FloatArray | float, values: float
+    ) -> FloatArray:
+        agreement = 1.0 - 2.0 * np.asarray(split_sum) / units
+        p = np.asarray(yes_sum) / values
+        return _kappa(agreement, p**2 + (1 - p) ** 2)
+
+    def alpha(split_sum: FloatArray | float, yes_sum: FloatArray | float, values: float) -> FloatArray:
+        yes_no = np.asarray(yes_sum) * (values - np.asarray(yes_sum))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(
+                yes_no > 0,
+                1.0 - (values - 1) * np.asarray(split_sum) / np.where(yes_no > 0, yes_no, 1.0),
+                np.nan,
+            )
+
+    return BinaryAgreement(
+        kappa=fleiss(fleiss_split, n_units, said_yes, n_values),
+        alpha=alpha(alpha_split, said_yes, n_values),
+        pooled_kappa=float(fleiss(fleiss_split.sum(), n_units * k, said_yes.sum(), n_values * k)),
+        pooled_alpha=float(alpha(alpha_split.sum(), said_yes.sum(), n_values * k)),
+    )
+
+
+def pooled_pairwise_kappa(
+    answers: npt.ArrayLike, membership: npt.ArrayLike | sp.spmatrix, min_shared: int = 2
+) -> PairwiseAgreement:
+    """Cohen's κ per pair of workers over the yes/no decisions of label-set answers.
+
+    Every label is a yes/no question about every item; for two workers, the
+    decisions on the items both answered are pooled into one 2 x 2 table.
+
+    Parameters
+    ----------
+    answers : array-like of int, shape (n_answers, 3)
+        ``item, worker, set`` codes; each worker answers an item at most once.
+    membership : array-like or sparse matrix of 0/1, shape (n_sets, n_labels)
+    min_shared : int, default=2
+        Pairs sharing fewer *items* get ``nan``.
+
+    Returns
+    -------
+    PairwiseAgreement
+        ``n_shared`` counts shared items (each holds ``n_labels`` decisions).
+    """
+    t = check_answers(answers)
+    _check_unique(t)
+    b = _membership(membership)
+    if t.label.max() >= b.shape[0]:
+        raise ValueError(f"set code {int(t.label.max())} has no row in membership ({b.shape[0]} rows)")
+    w, n_labels = t.n_workers, b.shape[1]
+    ones = np.ones(t.n_answers)
+    answered = sp.csr_matrix((ones, (t.worker, t.item)), shape=(w, t.n_items))
+    sizes = np.asarray(b.sum(axis=1)).ravel()[t.label]
+    chosen = sp.csr_matrix((sizes, (t.worker, t.item)), shape=(w, t.n_items))
+    # one row per worker over (item, label) decisions that were "yes"
+    per_answer = b[t.label].tocoo()
+    yes = sp.csr_matrix(
+        (per_answer.data, (t.worker[per_answer.row], t.item[per_answer.row] * n_labels + per_answer.col)),
+        shape=(w, t.n_items * n_labels),
+    )
+    shared = (answered @ answered.T).toarray()
+    both = (yes @ yes.T).toarray()
+    only_u = (chosen @ answered.T).toarray() - both  # u yes, v no
+    only_v = only_u.T
+    total = shared * n_labels
+    with np.errstate(invalid="ignore", divide="ignore"):
+        neither = total - both - only_u - only_v
+        observed = (both + neither) / total
+        p_u, p_v = (both + only_u) / total, (both + only_v) / total
+        expected = p_u * p_v + (1 - p_u) * (1 - p_v)
+    kappa = _kappa(observed, expected)
+    kappa[shared < max(min_shared, 1)] = np.nan
+    np.fill_diagonal(kappa, np.nan)
+    return PairwiseAgreement(kappa=kappa, n_shared=shared.astype(np.intp))
 
 
 @dataclass(frozen=True)

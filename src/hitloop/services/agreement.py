@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-import numpy.typing as npt
+import scipy.sparse as sp
 from sqlalchemy import select
 
 from hitloop.db.engine import Database
@@ -26,12 +26,14 @@ from hitloop.db.tables import Annotation, Project, User
 from hitloop.errors import InputError, NotFoundError
 from hitloop.ml.aggregation import encode_answers
 from hitloop.ml.agreement import (
+    PairwiseAgreement,
+    binary_agreement,
     fleiss_kappa,
     fleiss_kappa_per_class,
     krippendorff_alpha,
-    krippendorff_alpha_distance,
-    masi_distance,
+    krippendorff_alpha_masi,
     pairwise_kappa,
+    pooled_pairwise_kappa,
     rating_counts,
     reliability_data,
 )
@@ -40,8 +42,6 @@ from hitloop.services.consensus import project_answers
 from hitloop.types import TaskType
 
 __all__ = ["ProjectLabelSets", "project_agreement", "project_label_sets", "rating_values"]
-
-IntArray = npt.NDArray[np.intp]
 
 
 def _num(x: float) -> float | None:
@@ -128,9 +128,8 @@ def _empty(task: str, labels: list[str], alpha_distance: str) -> AgreementOut:
 
 
 def _pairs(
-    names: list[str], table: IntArray, n_classes: int
+    names: list[str], pairwise: PairwiseAgreement
 ) -> tuple[list[PairAgreement], list[list[float | None]]]:
-    pairwise = pairwise_kappa(table, n_classes=n_classes)
     pairs = [
         PairAgreement(
             a=names[u], b=names[v], shared=int(pairwise.n_shared[u, v]), kappa=_num(pairwise.kappa[u, v])
@@ -140,11 +139,6 @@ def _pairs(
         if pairwise.n_shared[u, v] > 0
     ]
     return pairs, [[_num(x) for x in row] for row in pairwise.kappa]
-
-
-def _binary_alpha(present: npt.NDArray[np.bool_], table: IntArray) -> float:
-    """α of one yes/no question asked of every answer in ``table`` (``present`` per answer)."""
-    return krippendorff_alpha(reliability_data(np.column_stack([table[:, :2], present])), "nominal")
 
 
 def project_agreement(db: Database, project_id: int) -> AgreementOut:
@@ -166,8 +160,9 @@ def _classify_agreement(db: Database, project_id: int) -> AgreementOut:
     table = encoded.answers
     counts = rating_counts(table, n_classes=k)
     per_class = fleiss_kappa_per_class(counts)
+    per_label_alpha = binary_agreement(counts, counts.sum(axis=1)).alpha
     names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
-    pairs, matrix = _pairs(names, table, k)
+    pairs, matrix = _pairs(names, pairwise_kappa(table, n_classes=k))
     data = reliability_data(table)
     interval = None
     scale = rating_values(answers.labels)
@@ -184,9 +179,7 @@ def _classify_agreement(db: Database, project_id: int) -> AgreementOut:
         alpha_distance="nominal",
         krippendorff_alpha_interval=interval,
         per_label={name: _num(per_class[j]) for j, name in enumerate(answers.labels)},
-        per_label_alpha={
-            name: _num(_binary_alpha(table[:, 2] == j, table)) for j, name in enumerate(answers.labels)
-        },
+        per_label_alpha={name: _num(per_label_alpha[j]) for j, name in enumerate(answers.labels)},
         pairs=pairs,
         matrix=matrix,
     )
@@ -200,41 +193,30 @@ def _multilabel_agreement(db: Database, project_id: int) -> AgreementOut:
     sets = sorted(set(answers.chosen), key=lambda c: sorted(c))
     encoded = encode_answers(answers.item_ids, answers.user_ids, answers.chosen, classes=sets)
     table = encoded.answers  # item, worker, label-set codes
-    k = len(labels)
-    # which labels each answer chose: (n_answers, k)
-    chosen = np.array([[name in sets[c] for name in labels] for c in range(len(sets))], dtype=bool)[
-        table[:, 2]
-    ]
-    names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
+    column = {name: j for j, name in enumerate(labels)}
+    # membership[s, j]: label j is in set s (sparse: projects may have many labels)
+    rows = [s for s, chosen in enumerate(sets) for _ in chosen]
+    cols = [column[name] for chosen in sets for name in chosen]
+    membership = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sets), len(labels)))
     n_items = len(encoded.items)
-    # every (item, label) is a yes/no unit: codes item * k + label, answer 1 when chosen
-    decisions = np.column_stack(
-        [
-            (table[:, 0, None] * k + np.arange(k)).ravel(),
-            np.repeat(table[:, 1], k),
-            chosen.ravel().astype(np.intp),
-        ]
-    )
-    pooled = rating_counts(decisions, n_classes=2)
     per_item = np.bincount(table[:, 0], minlength=n_items)
-    per_label_kappa, per_label_alpha = {}, {}
-    for j, name in enumerate(labels):
-        counts = np.zeros((n_items, 2))
-        np.add.at(counts, (table[:, 0], chosen[:, j].astype(np.intp)), 1.0)
-        per_label_kappa[name] = _num(fleiss_kappa(counts))
-        per_label_alpha[name] = _num(_binary_alpha(chosen[:, j], table))
-    distance = np.array([[masi_distance(a, b) for b in sets] for a in sets])
-    pairs, matrix = _pairs(names, decisions, 2)
+    yes = sp.csr_matrix(
+        sp.csr_matrix((np.ones(len(table)), (table[:, 0], table[:, 2])), shape=(n_items, len(sets)))
+        @ membership
+    )
+    binary = binary_agreement(yes, per_item)
+    names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
+    pairs, matrix = _pairs(names, pooled_pairwise_kappa(table, membership))
     return AgreementOut(
         task=TaskType.MULTILABEL.value,
         items=int(np.sum(per_item >= 2)),
         answers=len(answers.chosen),
         annotators=names,
-        fleiss_kappa=_num(fleiss_kappa(pooled)),
-        krippendorff_alpha=_num(krippendorff_alpha_distance(reliability_data(table), distance)),
+        fleiss_kappa=_num(binary.pooled_kappa),
+        krippendorff_alpha=_num(krippendorff_alpha_masi(table, membership)),
         alpha_distance="masi",
-        per_label=per_label_kappa,
-        per_label_alpha=per_label_alpha,
+        per_label={name: _num(binary.kappa[j]) for j, name in enumerate(labels)},
+        per_label_alpha={name: _num(binary.alpha[j]) for j, name in enumerate(labels)},
         pairs=pairs,
         matrix=matrix,
     )
