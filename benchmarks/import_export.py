@@ -15,6 +15,8 @@
    ``formats.write_jsonl`` / ``write_csv`` / ``write_parquet``; each format in
    its own child process: rows/s and RSS.
 
+``--import-only`` stops after step 2.
+
 Targets: import >= 50,000 items/s with flat memory; export >= 100,000 rows/s.
 """
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -247,3 +250,51 @@ def test_text_and_metadata_arrive_unchanged(db: Database, media: MediaStore, tmp
     assert [(r.text, r.external_id, r.meta) for r in _rows(db, pid)] == [
         (t, f"\\{i}\t", {"m": {"raw": t, "n": None, "x": 1.5}}) for i, t in enumerate(tricky)
     ]
+
+
+_CRASHING_IMPORT = """
+import sys, time
+from pathlib import Path
+from hitloop.db.engine import Database
+from hitloop.formats import ItemRecord
+from hitloop.media.store import MediaStore
+from hitloop.services import items
+
+url, media_dir, project_id, marker = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+
+def records():
+    for i in range(10):
+        if i == 6:
+            marker.write_text("staged")
+            time.sleep(600)
+        yield ItemRecord(line=i + 1, text=f"t{i}")
+
+items.import_records(Database(url), MediaStore(Path(media_dir)), project_id, None, records(),
+                     source="crash", limits=items.ItemLimits(), batch_size=2)
+"""
+
+
+def test_a_crash_mid_import_leaves_no_rows_and_is_cleaned_up(
+    db: Database, media: MediaStore, tmp_path: Path
+) -> None:
+    pid = _project(db)
+    marker = tmp_path / "marker"
+    script = tmp_path / "crash.py"
+    script.write_text(_CRASHING_IMPORT)
+    args = [sys.executable, str(script), db.url, str(tmp_path / "media"), str(pid), str(marker)]
+    child = subprocess.Popen(args)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the import process ended early"
+            assert time.monotonic() < deadline, "the import never staged its rows"
+            time.sleep(0.05)
+    finally:
+        child.kill()  # SIGKILL: no cleanup code runs in the child
+        child.wait()
+    assert _rows(db, pid) == []
+    assert _runs(db) == ["running"]
+    assert items.cleanup_interrupted_imports(db, stale_after_s=0) == 1
+    assert _runs(db) == ["failed"]
+    assert _rows(db, pid) == []
+    assert _import(db, media, pid, _jsonl(tmp_path, [{"text": "after"}])).created == 1
