@@ -126,3 +126,18 @@ def test_agreement_consensus_and_anchoring(sdk: Client, project: ProjectOut, tea
 
     anchoring = sdk.anchoring(project.id)
     assert anchoring.preselected.answers == 0 and anchoring.not_preselected.answers == 0
+
+
+def test_fix_a_multilabel_answer_with_labels(sdk: Client, ctx: Any, transport: Any) -> None:
+    project = sdk.create_project("Tags", ["red", "round", "small"], task="multilabel")
+    sdk.add_items(project.id, ["a ball", "a box"])
+    ann = _as(ctx, sdk, transport, project, "ann", "annotator")
+    first, second = (ann.submit(item.id, labels=["red"]) for item in ann.next(project.id, count=2))
+    fixed = sdk.fix(first.id, ["red", "round"])
+    assert fixed.review == "fixed" and fixed.fixed_by is not None
+    with pytest.raises(InputError) as info:
+        sdk.fix(second.id, ["blue"])
+    assert info.value.field is not None and info.value.field.startswith("value")
+    rows = {row["item_id"]: sorted(row["value"]["labels"]) for row in sdk.iter_export(project.id)}
+    assert rows == {first.item_id: ["red", "round"], second.item_id: ["red"]}
+    ann.close()
