@@ -70,6 +70,7 @@ class ImportStage:
             with conn.begin():
                 conn.exec_driver_sql(_CREATE[dialect].format(name=self.name))
         except BaseException:
+            conn.invalidate()
             conn.close()
             raise
         self._conn = conn

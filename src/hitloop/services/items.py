@@ -347,7 +347,9 @@ def import_records(
                 )
                 if cast(CursorResult[Any], finished).rowcount != 1:
                     raise ConflictError(f"import {run_id} was cancelled while it ran; nothing was imported")
-                stage.copy_into_items(s, project_id, run_id, now)
+                copied = stage.copy_into_items(s, project_id, run_id, now)
+                if copied != created:
+                    raise RuntimeError(f"import {run_id} staged {created} rows, copied {copied}")
                 detail: dict[str, Any] = {"source": source, "count": created}
                 if gold:
                     detail["gold"] = gold
