@@ -233,8 +233,8 @@ def _span_coordinates(F: Features) -> NDArray[np.float64]:
     TF-IDF columns, whose centres would be dense rows that wide) at a
     fraction of the cost.
     """
-    G = F @ F.T
-    G = np.asarray(G.toarray() if sp.issparse(G) else G, dtype=np.float64)
+    product: Any = F @ F.T
+    G = np.asarray(product.toarray() if sp.issparse(product) else product, dtype=np.float64)
     w, V = np.linalg.eigh(G)
     keep = w > max(float(w.max()), 1.0) * 1e-10
     return np.asarray(V[:, keep] * np.sqrt(w[keep]))
