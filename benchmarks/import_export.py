@@ -15,7 +15,9 @@
    ``formats.write_jsonl`` / ``write_csv`` / ``write_parquet``; each format in
    its own child process: rows/s and RSS.
 
-``--import-only`` stops after step 2.
+``--import-only`` stops after step 2. ``--probe-writes`` times a small write
+transaction every 20 ms from the parent while the child imports: what an
+annotator's submit waits for meanwhile.
 
 Targets: import >= 50,000 items/s with flat memory; export >= 100,000 rows/s.
 """
@@ -149,6 +151,56 @@ class RssSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class WriteProbe:
+    """A small write transaction every ``interval`` seconds from this process, timed.
+
+    What an annotator's submit waits for while the import runs: on SQLite,
+    whatever write lock the import holds (staging batches, heartbeats, the copy).
+    """
+
+    def __init__(self, url: str, project_id: int, interval: float = 0.02) -> None:
+        from hitloop.db.engine import Database
+
+        self.db = Database(url)
+        self.project_id = project_id
+        self.interval = interval
+        self.ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from hitloop.db.sql import Statement
+
+        touch = Statement("UPDATE projects SET name = name WHERE id = :p")
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            with self.db.driver_write() as conn:
+                touch.run(conn, {"p": self.project_id})
+            self.ms.append((time.perf_counter() - t0) * 1000)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join()
+        self.db.dispose()
+        ms = sorted(self.ms)
+        if not ms:
+            return {"writes": 0}
+
+        def pct(q: float) -> float:
+            return round(ms[min(len(ms) - 1, int(q * len(ms)))], 1)
+
+        return {
+            "writes": len(ms),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": round(ms[-1], 1),
+            "over_100ms": sum(1 for m in ms if m > 100),
+            "total_wait_over_100ms_s": round(sum(m for m in ms if m > 100) / 1000, 2),
+        }
 
 
 def run_child(args: list[str], timeout: float) -> dict[str, Any]:
@@ -336,6 +388,15 @@ def summary(report: dict[str, Any]) -> str:
         f"publish {imp['publish_seconds']} s, "
         f"other processes {imp['other_cpu_cores']} cores)",
         f"                   peak RSS {mib(imp['vm_hwm_bytes'])}, growth {mib(imp['hwm_growth_bytes'])}",
+        *(
+            [
+                f"  writes meanwhile {w['writes']:,} (every 20 ms, another process): p50 {w['p50_ms']} ms, "
+                f"p99 {w['p99_ms']} ms, max {w['max_ms']} ms, {w['over_100ms']} over 100 ms "
+                f"({w['total_wait_over_100ms_s']} s)"
+            ]
+            if (w := imp.get("write_probe")) and w.get("writes")
+            else []
+        ),
         "  import RSS       "
         + " ".join(f"{rows // 1000}k:{rss / 2**20:.0f}" for rows, rss in imp["rss_by_rows"][:: max(1, 4)])
         + " (rows:MiB)",
@@ -375,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--import-only", action="store_true", help="stop after the import (no annotating, no exports)"
     )
+    ap.add_argument(
+        "--probe-writes",
+        action="store_true",
+        help="time a small write transaction every 20 ms from another process during the import",
+    )
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per child step")
     # Internal: the child processes.
     ap.add_argument("--child", choices=["import", "export", "read"], help=argparse.SUPPRESS)
@@ -402,9 +468,17 @@ def main(argv: list[str] | None = None) -> int:
             common = ["--url", url, "--data-dir", str(tmp), "--project", str(project_id)]
             read_only = run_child(["--child", "read", "--file", str(source), *common], ns.timeout)
             print(f"importing ({kind}) …", flush=True)
-            imported = run_child(
-                ["--child", "import", "--file", str(source), "--items", str(ns.items), *common], ns.timeout
-            )
+            probe = WriteProbe(url, project_id) if ns.probe_writes else None
+            try:
+                imported = run_child(
+                    ["--child", "import", "--file", str(source), "--items", str(ns.items), *common],
+                    ns.timeout,
+                )
+            finally:
+                if probe is not None:
+                    imported_probe = probe.stop()
+            if probe is not None:
+                imported["write_probe"] = imported_probe
             exports: dict[str, Any] = {}
             rows_path: dict[str, Any] = {}
             annotated: dict[str, Any] = {}
@@ -446,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         "items": ns.items,
         "database": redact(ns.database) if ns.database else "sqlite (temp file)",
         "import_only": ns.import_only,
+        "probe_writes": ns.probe_writes,
     }
     report = {"benchmark": "import_export", "params": params, "machine": machine, "results": results}
     write_json(ns.json, report)
