@@ -151,6 +151,28 @@ class Database:
             pooled.close()
 
     @contextlib.contextmanager
+    def driver_autocommit(self) -> Iterator[DriverConnection]:
+        """A pooled PostgreSQL driver connection in autocommit: each statement commits by itself.
+
+        For hot paths whose writes are each one statement: no ``BEGIN`` and
+        ``COMMIT`` round trips. SQLite has no use for it (use :meth:`driver_write`).
+        """
+        assert not self.is_sqlite, "driver_autocommit is for PostgreSQL"
+        pooled = self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            driver.autocommit = True
+            try:
+                yield DriverConnection(driver, self.engine.dialect.name)
+            finally:
+                if driver.closed:
+                    pooled.invalidate()
+                else:
+                    driver.autocommit = False
+        finally:
+            pooled.close()
+
+    @contextlib.contextmanager
     def driver_read(self) -> Iterator[DriverConnection]:
         """A pooled driver connection for long reads (exports); nothing is committed."""
         pooled = self.engine.raw_connection()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
@@ -116,9 +116,36 @@ _UPDATE_ITEM = Statement(
     "UPDATE items SET n_answers = :n, state = :state, leased_by = NULL, lease_until = NULL WHERE id = :i"
 )
 _COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
+# PostgreSQL: what the submit reads after taking the item's lock, in one round trip (a
+# statement after the lock sees whatever a submit that held the lock before committed).
+_READ_PG = Statement(
+    "SELECT p.task, p.labels, p.overlap, p.overlap_max, prev.id AS prev_id, prev.skipped AS prev_skipped,"
+    " r.id, r.item_id, r.user_id, r.value, r.skipped, r.client_key, r.seconds, r.created_at, r.superseded_by"
+    " FROM projects p"
+    " LEFT JOIN annotations r ON r.user_id = :u AND r.client_key = :k"
+    " LEFT JOIN annotations prev ON prev.item_id = :i AND prev.user_id = :u AND prev.superseded_by IS NULL"
+    " WHERE p.id = :p LIMIT 1"
+)
+# PostgreSQL: the answer, the superseding of the previous one and the item's counters in one statement.
+_INSERT_PG = (
+    "WITH ins AS (INSERT INTO annotations"
+    " (item_id, project_id, user_id, value, label, skipped, client_key, seconds, shown, created_at)"
+    " VALUES (:i, :p, :u, :value, :label, :skipped, :k, :seconds, :shown, :now) RETURNING id),"
+    " sup AS (UPDATE annotations SET superseded_by = (SELECT id FROM ins) WHERE id = :old)"
+)
+_WRITE_PG = {
+    "insert": Statement(f"{_INSERT_PG} SELECT id FROM ins"),
+    "count": Statement(f"{_INSERT_PG}, upd AS ({_COUNT_ITEM.sql}) SELECT id FROM ins"),
+    "finish": Statement(f"{_INSERT_PG}, upd AS ({_UPDATE_ITEM.sql}) SELECT id FROM ins"),
+}
 _IMAGE_SIZE = Statement(
     "SELECT m.width, m.height FROM items i JOIN media m ON m.sha256 = i.media_sha256 WHERE i.id = :i"
 )
+
+
+class _Previous(NamedTuple):
+    id: int
+    skipped: bool
 
 
 def _submit(
@@ -139,7 +166,13 @@ def _submit(
             or (project_id is not None and item.project_id != project_id)
         ):
             raise NotFoundError(f"item {item_id} not found", field="item_id")
-        replay = _REPLAY.run(conn, {"u": user_id, "k": body.client_key}).first()
+        pg = conn.dialect == "postgresql"
+        if pg:
+            keys = {"p": item.project_id, "u": user_id, "k": body.client_key, "i": item_id}
+            project = _READ_PG.run(conn, keys).one()
+            replay = project if project.id is not None else None
+        else:
+            replay = _REPLAY.run(conn, {"u": user_id, "k": body.client_key}).first()
         if replay is not None:
             if replay.item_id != item_id:
                 raise ConflictError("this client_key was already used for another item", field="client_key")
@@ -152,7 +185,8 @@ def _submit(
             except NotFoundError:
                 raise NotFoundError(f"item {item_id} not found", field="item_id") from None
 
-        project = _PROJECT.run(conn, {"p": item.project_id}).one()
+        if not pg:
+            project = _PROJECT.run(conn, {"p": item.project_id}).one()
         if body.skip:
             if body.value is not None:
                 raise InputError("a skip carries no value", field="value")
@@ -167,7 +201,10 @@ def _submit(
             value = validate_value(project.task, json_out(project.labels), body.value, image_size=size)
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
-        previous = _PREVIOUS.run(conn, {"i": item_id, "u": user_id}).first()
+        if pg:
+            previous = None if project.prev_id is None else _Previous(project.prev_id, project.prev_skipped)
+        else:
+            previous = _PREVIOUS.run(conn, {"i": item_id, "u": user_id}).first()
         # Gold items and items needing several answers keep per-person leases (services/overlap.py).
         multi = item.state == ItemState.GOLD.value or overlap_service.is_multi(
             project.overlap, project.overlap_max
@@ -188,30 +225,35 @@ def _submit(
             if item.state == ItemState.DONE.value:
                 raise ConflictError(f"item {item_id} already has all the answers it needs", field="item_id")
 
-        new_id = _INSERT.run(
-            conn,
-            {
-                "i": item_id,
-                "p": item.project_id,
-                "u": user_id,
-                "value": json_in(conn, value),
-                "label": label,
-                "skipped": body.skip,
-                "k": body.client_key,
-                "seconds": body.seconds,
-                "shown": json_in(conn, body.shown.model_dump() if body.shown else None),
-                "now": now,
-            },
-        ).scalar_one()
+        counted_before = previous is not None and not previous.skipped
+        n_answers = item.n_answers - int(counted_before) + int(not body.skip)
+        state = ItemState.DONE.value if n_answers >= project.overlap else ItemState.OPEN.value
+        params = {
+            "i": item_id,
+            "p": item.project_id,
+            "u": user_id,
+            "value": json_in(conn, value),
+            "label": label,
+            "skipped": body.skip,
+            "k": body.client_key,
+            "seconds": body.seconds,
+            "shown": json_in(conn, body.shown.model_dump() if body.shown else None),
+            "now": now,
+        }
+        if pg:
+            # Insert, supersede and count in one statement (multi-answer items: see after_answer below).
+            write = "insert" if multi else "count" if leased_to_other else "finish"
+            params.update(old=previous.id if previous is not None else None, n=n_answers, state=state)
+            new_id = _WRITE_PG[write].run(conn, params).scalar_one()
+        else:
+            new_id = _INSERT.run(conn, params).scalar_one()
         if not body.skip:
             retrain.count_label(db, item.project_id)  # memory only; the check runs after commit
             if project.task == TaskType.TRANSCRIBE.value:  # edits against the draft, stored once
                 from hitloop.services.speech import record_edits
 
                 record_edits(conn, new_id, item_id, item.project_id, value)
-        counted_before = previous is not None and not previous.skipped
-        n_answers = item.n_answers - int(counted_before) + int(not body.skip)
-        if previous is not None:
+        if previous is not None and not pg:
             _SUPERSEDE.run(conn, {"new": new_id, "old": previous.id})
         if multi:
             overlap_service.after_answer(
@@ -219,11 +261,11 @@ def _submit(
             )
             if item.state == ItemState.GOLD.value and not body.skip:
                 gold.check_pause(conn, item.project_id, user_id, now)
-        elif leased_to_other:
-            _COUNT_ITEM.run(conn, {"n": n_answers, "i": item_id})
-        else:
-            state = ItemState.DONE.value if n_answers >= project.overlap else ItemState.OPEN.value
-            _UPDATE_ITEM.run(conn, {"n": n_answers, "state": state, "i": item_id})
+        elif not pg:  # (PostgreSQL counted the answer in the write statement)
+            if leased_to_other:
+                _COUNT_ITEM.run(conn, {"n": n_answers, "i": item_id})
+            else:
+                _UPDATE_ITEM.run(conn, {"n": n_answers, "state": state, "i": item_id})
         return AnnotationOut(
             id=new_id,
             item_id=item_id,
