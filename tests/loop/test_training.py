@@ -120,6 +120,19 @@ def test_retraining_is_queued_every_n_labels_never_twice(loop: Loop) -> None:
     assert [j.kind for j in records.list_jobs(loop.db, project_id=loop.project, state="queued")] == ["train"]
 
 
+def test_with_retraining_off_the_submit_path_checks_rarely_and_on_again_at_once(loop: Loop) -> None:
+    update = LoopSettingsUpdate(retrain_every=5, auto_retrain=False)
+    loop_settings.update_loop_settings(loop.db, loop.project, None, update)
+    loop.label(loop.ids[:10])
+    assert records.list_jobs(loop.db, project_id=loop.project) == []
+    # Off: this process counts up to OFF_RECHECK_EVERY labels before it looks at the database again.
+    assert loop.db.memo["retrain_every"][loop.project] == retrain.OFF_RECHECK_EVERY
+    loop_settings.update_loop_settings(loop.db, loop.project, None, LoopSettingsUpdate(auto_retrain=True))
+    assert loop.db.memo["retrain_every"][loop.project] == 5
+    loop.label(loop.ids[10:11])  # the labels given while it was off count too
+    assert [j.kind for j in records.list_jobs(loop.db, project_id=loop.project)] == ["train"]
+
+
 def test_one_class_fails_the_job_and_keeps_the_previous_order(loop: Loop) -> None:
     before = _priorities(loop)
     loop.label(loop.ids[:20], wrong=True)  # everything "pos"

@@ -11,6 +11,7 @@ from hitloop.api.context import AppContext
 from hitloop.api.errors import install_error_handlers
 from hitloop.api.limits import BodySizeLimit
 from hitloop.api.routes import audit, auth, boxes, gold, items, jobs, members, models, projects, review
+from hitloop.api.shortcut import Shortcut
 from hitloop.schemas import Health
 from hitloop.settings import Settings, get_settings
 
@@ -68,5 +69,15 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     from hitloop.web.pages import install_web
 
     install_web(app)
+    # The loop's hot routes skip the router's walk (hitloop.api.shortcut); added first, so the
+    # body limit (added last, the outermost) still applies to them.
+    app.add_middleware(
+        Shortcut,
+        fastapi=app,
+        routes=[
+            ("POST", r"/api/projects/(\d{1,10})/next", projects.next_items),
+            ("POST", r"/api/items/(\d{1,10})/annotations", items.submit),
+        ],
+    )
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     return app

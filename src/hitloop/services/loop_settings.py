@@ -103,5 +103,5 @@ def update_loop_settings(
         record_event(s, user_id, project_id, "project.loop_settings", "project", project_id, changes)
     from hitloop.services import retrain
 
-    retrain.remember_threshold(db, project_id, loop.retrain_every)
+    retrain.remember_threshold(db, project_id, loop.retrain_every, auto=loop.auto_retrain)
     return loop

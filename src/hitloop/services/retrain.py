@@ -46,8 +46,16 @@ def count_label(db: Database, project_id: int) -> None:
         db.memo.setdefault(_DUE, set()).add(project_id)
 
 
-def remember_threshold(db: Database, project_id: int, retrain_every: int) -> None:
-    db.memo.setdefault(_EVERY, {})[project_id] = retrain_every
+# With automatic retraining off, a process still looks again every this many labels, so it
+# notices when another server process turns retraining on (the process that does knows at once).
+OFF_RECHECK_EVERY = 1000
+
+
+def remember_threshold(db: Database, project_id: int, retrain_every: int, *, auto: bool = True) -> None:
+    """How many labels this process counts before the next check of ``project_id``."""
+    db.memo.setdefault(_EVERY, {})[project_id] = (
+        retrain_every if auto else max(retrain_every, OFF_RECHECK_EVERY)
+    )
 
 
 def enqueue_due(db: Database) -> None:
@@ -129,7 +137,7 @@ def _check(db: Database, project_id: int, ignore_job: int | None) -> tuple[JobOu
         if project is None or project.task != TaskType.CLASSIFY.value:
             return None, 0
         loop = loop_settings_of(project.settings)
-        remember_threshold(db, project_id, loop.retrain_every)
+        remember_threshold(db, project_id, loop.retrain_every, auto=loop.auto_retrain)
         if not loop.auto_retrain or _active_train(s, project_id, ignore_job) is not None:
             return None, 0
         since = _labels_since_last_model(s, project_id)
