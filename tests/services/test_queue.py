@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hitloop.db.engine import Database
+from hitloop.db.tables import Suggestion
 from hitloop.errors import ConflictError, NotFoundError
 from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate
 from hitloop.services import annotations, auth, items, projects, queue
@@ -112,3 +113,56 @@ def test_submit_on_an_item_leased_by_someone_else_is_a_conflict(
     item = queue.next_items(db, project, users[0], count=1)[0]
     with pytest.raises(ConflictError, match="reserved"):
         _answer(db, users[1], item.id)
+
+
+def test_served_items_carry_their_suggestion_fresh_and_held(
+    db: Database, project: int, users: list[int]
+) -> None:
+    first = queue.next_items(db, project, users[0], count=3)
+    with db.write() as s:
+        s.add(
+            Suggestion(
+                item_id=first[1].id,
+                project_id=project,
+                model_version_id=None,
+                value={"label": "b"},
+                label="b",
+                confidence=0.75,
+                explanation={"words": ["w"]},
+                created_at=0.0,
+            )
+        )
+    # Held items (a reload) and a freshly leased one both come with what the model said.
+    again = queue.next_items(db, project, users[0], count=3)
+    assert [i.id for i in again] == [i.id for i in first]
+    assert [i.suggestion is not None for i in again] == [False, True, False]
+    held = again[1].suggestion
+    assert held is not None and held.value == {"label": "b"} and held.confidence == 0.75
+    assert held.explanation == {"words": ["w"]}
+    with db.write() as s:
+        s.add(
+            Suggestion(
+                item_id=first[2].id + 1,
+                project_id=project,
+                value={"label": "a"},
+                label="a",
+                confidence=0.5,
+                created_at=0.0,
+            )
+        )
+    fresh = queue.next_items(db, project, users[0], count=1, have=[i.id for i in first])
+    assert fresh[0].id == first[2].id + 1
+    assert fresh[0].suggestion is not None and fresh[0].suggestion.label == "a"
+    assert fresh[0].suggestion.explanation is None
+
+
+def test_expired_leases_of_ones_own_are_swept_then_leased_afresh(
+    db: Database, project: int, users: list[int]
+) -> None:
+    got = queue.next_items(db, project, users[0], count=2, max_leases=2, lease_seconds=10, now=1000.0)
+    # Past the lease, the sweep puts both back in the queue; they no longer count as held,
+    # so there is room to lease them again (the queue's first two items).
+    again = queue.next_items(db, project, users[0], count=2, max_leases=2, lease_seconds=10, now=2000.0)
+    assert [i.id for i in again] == [i.id for i in got]
+    assert all(i.lease_until is not None and i.lease_until.timestamp() == 2010.0 for i in again)
+    assert queue.next_items(db, project, users[1], count=2, now=2000.5)[0].id not in {i.id for i in got}

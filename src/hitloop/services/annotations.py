@@ -249,7 +249,7 @@ def _submit(
             new_id = _INSERT.run(conn, params).scalar_one()
         if not body.skip:
             retrain.count_label(db, item.project_id)  # memory only; the check runs after commit
-            if project.task == TaskType.TRANSCRIBE.value:  # edits against the draft, stored once
+            if project.task == TaskType.TRANSCRIBE.value and value is not None:  # edits vs the draft, once
                 from hitloop.services.speech import record_edits
 
                 record_edits(conn, new_id, item_id, item.project_id, value)

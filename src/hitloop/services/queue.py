@@ -165,18 +165,20 @@ def next_items(
     now = time.time() if now is None else now
     until = now + lease_seconds
     have_set = set(have)
+    project: Any = None
     if not db.is_sqlite:
-        fast = _next_pg(db, project_id, user_id, count, have_set, max_leases, now, until, caller)
-        if fast is not None:
-            return fast
+        served, project = _next_pg(db, project_id, user_id, count, have_set, max_leases, now, until, caller)
+        if served is not None:
+            return served
     with db.driver_write() as conn:
-        project = _PROJECT.run(conn, {"p": project_id, "u": user_id}).first()
-        if project is None:
-            raise NotFoundError(f"project {project_id} not found", field="project_id")
-        if caller is not None or project.paused_at is not None:
-            policy.check_queue_access(
-                caller, project_id, project.role, project.paused_at, project.pause_reason
-            )
+        if project is None:  # (else read and checked by _next_pg)
+            project = _PROJECT.run(conn, {"p": project_id, "u": user_id}).first()
+            if project is None:
+                raise NotFoundError(f"project {project_id} not found", field="project_id")
+            if caller is not None or project.paused_at is not None:
+                policy.check_queue_access(
+                    caller, project_id, project.role, project.paused_at, project.pause_reason
+                )
         due = db.memo.setdefault("sweep_due", {})
         sweep = due.get(project_id, 0.0) <= now
         if sweep:
@@ -235,11 +237,12 @@ def _next_pg(
     now: float,
     until: float,
     caller: CurrentUser | None,
-) -> list[ItemOut] | None:
+) -> tuple[list[ItemOut] | None, Any]:
     """next_items on PostgreSQL for one answer per item and no gold: two round trips.
 
-    Returns None for the other projects (several answers per item, gold items
-    mixed in), which take the general path in one transaction.
+    Returns the items served and the project's row. For the other projects
+    (several answers per item, gold items mixed in) it serves nothing (None):
+    they take the general path, in one transaction.
     """
     with db.driver_autocommit() as conn:
         rows = _HEAD_PG.run(conn, {"p": project_id, "u": user_id}).all()
@@ -251,7 +254,7 @@ def _next_pg(
                 caller, project_id, project.role, project.paused_at, project.pause_reason
             )
         if project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0:
-            return None
+            return None, project
         held = [r for r in rows if r.id is not None]
         due = db.memo.setdefault("sweep_due", {})
         if due.get(project_id, 0.0) <= now:
@@ -281,7 +284,7 @@ def _next_pg(
                         explanation=json_out(r.s_explanation),
                     )
                 served.append(item)
-        return served
+        return served, project
 
 
 def release_items(db: Database, project_id: int, user_id: int, item_ids: Sequence[int]) -> int:
