@@ -4,6 +4,8 @@
 conditional update that takes the lease, in one short write transaction
 (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 Expired leases are swept back to ``open`` at most once a second per project.
+On PostgreSQL, where every statement is a round trip, the common case (one
+answer per item, no gold) is two statements in autocommit (:func:`_next_pg`).
 """
 
 from __future__ import annotations
