@@ -20,7 +20,7 @@ __all__ = ["audit", "consensus"]
 def _write(output: str, chunks: Iterator[bytes]) -> int:
     """Write to standard output, or beside the file and rename (no half-written file on failure)."""
     if output == "-":
-        stdout = click.get_binary_stream("stdout")
+        stdout = click.open_file("-", "wb")
         n = sum(stdout.write(chunk) for chunk in chunks)
         stdout.flush()
         return n

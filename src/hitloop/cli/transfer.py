@@ -220,7 +220,7 @@ def export_annotations(
         total = stats.annotations + (stats.skipped if include_skipped else 0)
         with progress_bar(total, unit="rows", quiet=quiet) as bar:
             if output == "-":
-                stdout = click.get_binary_stream("stdout")
+                stdout = click.open_file("-", "wb")
                 count = write(stdout, bar.update)
                 stdout.flush()
             else:

@@ -33,7 +33,7 @@ def users() -> None:
 def create_user(username: str, admin: bool, password_stdin: bool, settings: Settings) -> None:
     """Create a user. The password is asked for twice, hidden, unless --password-stdin is given."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = click.open_file("-", "r").readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
