@@ -49,6 +49,9 @@ class Statement:
     def __init__(self, sql: str) -> None:
         self.sql = " ".join(sql.split())
         self._rendered: dict[str, str] = {}
+        # The result's row type per dialect, learned on first use: reading a psycopg
+        # cursor's description builds a Column object per column on every call.
+        self.row_types: dict[str, Any] = {}
 
     def render(self, dialect: str) -> str:
         text = self._rendered.get(dialect)
@@ -85,7 +88,7 @@ class Statement:
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, params or {})
-        return Rows(cursor)
+        return Rows(cursor, self.row_types, conn.dialect)
 
 
 @functools.lru_cache(maxsize=256)
@@ -96,22 +99,32 @@ def _row_type(names: tuple[str, ...]) -> Any:
 class Rows:
     """The few result accessors the hot paths use, with rows as named tuples."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, row_types: dict[str, Any] | None = None, dialect: str = "") -> None:
         self._cursor = cursor
         self.rowcount: int = cursor.rowcount
+        self._row_types = {} if row_types is None else row_types
+        self._dialect = dialect
 
-    def _make(self, raw: Any) -> Any:
-        return _row_type(tuple(d[0] for d in self._cursor.description))._make(raw)
+    def _row(self) -> Any:
+        """The named-tuple type of the rows, or None when the statement returns none."""
+        row = self._row_types.get(self._dialect)
+        if row is None:
+            description = self._cursor.description
+            if description is None:
+                return None
+            row = self._row_types[self._dialect] = _row_type(tuple(d[0] for d in description))
+        return row
 
     def all(self) -> list[Any]:
-        if self._cursor.description is None:
+        row = self._row()
+        if row is None:
             return []
-        make = _row_type(tuple(d[0] for d in self._cursor.description))._make
+        make = row._make
         return [make(r) for r in self._cursor.fetchall()]
 
     def first(self) -> Any:
         raw = self._cursor.fetchone()
-        return None if raw is None else self._make(raw)
+        return None if raw is None else self._row()._make(raw)
 
     def one(self) -> Any:
         row = self.first()
