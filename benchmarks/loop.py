@@ -57,6 +57,8 @@ from _http import Connection, HTTPError
 
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
+# The server's HTTP protocol: hitloop's one-write protocol (what `hitloop serve` runs), or uvicorn's.
+SERVER_PROTOCOLS = {"hitloop": "hitloop.api.protocol:HttpProtocol", "httptools": "httptools"}
 LABELS = ["pos", "neg", "neutral"]
 PASSWORD = "benchmark-password"
 REQUEST_TIMEOUT_S = 30.0
@@ -133,7 +135,13 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, url: str, port: int, workers: int, log: Path, tweaks: list[str]
+    data_dir: Path,
+    url: str,
+    port: int,
+    workers: int,
+    log: Path,
+    tweaks: list[str],
+    protocol: str = "hitloop",
 ) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(HITLOOP_DATA_DIR=str(data_dir), HITLOOP_DATABASE_URL=url)
@@ -154,6 +162,8 @@ def start_server(
         "--no-access-log",
         "--log-level",
         "warning",
+        "--http",
+        SERVER_PROTOCOLS[protocol],
     ]
     if workers > 1:
         cmd += ["--workers", str(workers)]
@@ -491,7 +501,7 @@ def run_benchmark(args: argparse.Namespace, data_dir: Path, url: str, kind: str)
     log = data_dir / "server.log"
     if args.quiet_wait > 0:
         wait_for_quiet(args.quiet_wait)
-    proc = start_server(data_dir, url, port, args.workers, log, args.tweak)
+    proc = start_server(data_dir, url, port, args.workers, log, args.tweak, args.server_http)
     profiler: subprocess.Popen[bytes] | None = None
     try:
         runner = asyncio.Runner(loop_factory=_loop_factory(args.client_loop))
@@ -747,6 +757,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the full report here")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument(
+        "--server-http",
+        choices=sorted(SERVER_PROTOCOLS),
+        default="hitloop",
+        help="server HTTP protocol: hitloop's one-write protocol (as `hitloop serve`) or uvicorn's httptools",
+    )
+    ap.add_argument(
         "--model-loop",
         action="store_true",
         help="let the project retrain by itself (featurize and train jobs run in the server meanwhile)",
@@ -812,6 +828,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers",
             "count",
             "http",
+            "server_http",
             "tweak",
             "background_import",
             "model_loop",

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from hitloop.api.protocol import HttpProtocol
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -20,10 +22,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app: Any) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 and yield its base URL."""
+def running_server(app: Any, *, protocol: type[Any] = HttpProtocol) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 (with hitloop's HTTP protocol, as ``hitloop serve``) and yield its URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=protocol
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

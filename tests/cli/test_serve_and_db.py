@@ -27,6 +27,7 @@ def test_serve(run: Run, uvicorn_calls: list[dict[str, Any]]) -> None:
     (call,) = uvicorn_calls
     assert isinstance(call["app"], FastAPI)
     assert (call["host"], call["port"], call["log_level"]) == ("127.0.0.1", 9000, "info")
+    assert call["http"] == "hitloop.api.protocol:HttpProtocol"
 
 
 def test_serve_with_workers_passes_settings_through_the_environment(

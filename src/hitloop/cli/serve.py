@@ -20,6 +20,10 @@ def server_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
+# uvicorn's httptools protocol, sending small responses in one write (hitloop.api.protocol).
+HTTP_PROTOCOL = "hitloop.api.protocol:HttpProtocol"
+
+
 def run_server(settings: Settings, host: str, port: int, *, workers: int = 1) -> None:
     """Migrate the database once, then hand over to uvicorn until Ctrl+C."""
     import uvicorn
@@ -29,13 +33,19 @@ def run_server(settings: Settings, host: str, port: int, *, workers: int = 1) ->
     with open_context(settings) as ctx:
         click.echo(f"hitloop is running at {server_url(host, port)} (press Ctrl+C to stop)")
         if workers == 1:
-            uvicorn.run(create_app(context=ctx), host=host, port=port, log_level="info")
+            uvicorn.run(create_app(context=ctx), host=host, port=port, log_level="info", http=HTTP_PROTOCOL)
             return
     # Each worker process builds its own app from the environment, so pass the settings on there.
     os.environ["HITLOOP_DATA_DIR"] = str(settings.data_dir.resolve())
     os.environ["HITLOOP_DATABASE_URL"] = settings.resolved_database_url()
     uvicorn.run(
-        "hitloop.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "hitloop.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        http=HTTP_PROTOCOL,
     )
 
 
