@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         version="0.1.0",
         summary="Human-in-the-loop machine learning: label, model in the loop, review.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     install_error_handlers(app)
