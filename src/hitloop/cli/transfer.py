@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import click
 
@@ -220,7 +220,7 @@ def export_annotations(
         total = stats.annotations + (stats.skipped if include_skipped else 0)
         with progress_bar(total, unit="rows", quiet=quiet) as bar:
             if output == "-":
-                stdout = click.open_file("-", "wb")
+                stdout = cast(BinaryIO, click.open_file("-", "wb"))
                 count = write(stdout, bar.update)
                 stdout.flush()
             else:

@@ -352,7 +352,7 @@ def krippendorff_alpha_masi(answers: npt.ArrayLike, membership: npt.ArrayLike | 
     expected /= n_c.sum() - 1
     if expected <= 0:
         return float("nan")
-    return 1.0 - observed / expected
+    return float(1.0 - observed / expected)
 
 
 @dataclass(frozen=True)
