@@ -544,6 +544,11 @@ class AgreementOut(BaseModel):
         description="a rating scale (classify labels that are all numbers): alpha with squared "
         "differences of the label values; null otherwise",
     )
+    krippendorff_alpha_items: int | None = Field(
+        default=None,
+        description="multilabel projects with more distinct label sets than the cap (2,000): the MASI "
+        "alpha was computed on a deterministic sample of this many items; null: on every item",
+    )
     per_label: dict[str, float | None] = Field(
         description="Fleiss' kappa of each label (multilabel and classify: the label as a yes/no question)"
     )
