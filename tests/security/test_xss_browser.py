@@ -7,10 +7,6 @@ the CSP would block an injected inline script or handler, so a violation
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -18,13 +14,12 @@ from hitloop.api.context import AppContext
 from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate
 from hitloop.services import annotations, auth, items, projects, queue
 from hitloop.services.auth import CurrentUser
-from tests.servers import running_server
+from tests.web import browser
 from tests.web.conftest import ADMIN_PASSWORD
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = browser.MARKS
+database_url = browser.database_url
+server = browser.server
 
 PAYLOADS = [
     "<script>window.__xss='script'</script>",
@@ -45,17 +40,6 @@ window.__csp = [];
 document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective));
 window.alert = window.confirm = window.prompt = () => { window.__xss = 'dialog'; };
 """
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hitloop.db'}"
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    with running_server(app) as url:
-        yield url
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,37 +15,18 @@ from hitloop.ml.recognizer import SAMPLERATE, PocketSphinxRecognizer
 from hitloop.schemas import ProjectCreate
 from hitloop.services import items, projects, speech
 from hitloop.services.auth import CurrentUser
-from tests.servers import running_server
 from tests.sounds import encode, silence, speak
+from tests.web import browser
 from tests.web.test_browser_labeling import active_answers, log_in, wait_until_saved
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = browser.MARKS
+database_url = browser.database_url
+no_script_errors = browser.no_script_errors
+server = browser.server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 SPOKEN = "Please call Stella. Ask her to bring these things with her from the store."
 SENTENCE = "please call stella ask her to bring these things with her from the store"
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hitloop.db'}"
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    with running_server(app) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(page: Page) -> Iterator[None]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield
-    assert errors == []
 
 
 def _audio(page: Page, prop: str) -> Any:

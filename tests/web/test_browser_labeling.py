@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select, update
@@ -21,13 +20,13 @@ from hitloop.db.tables import Session as DbSession
 from hitloop.schemas import ItemIn, ProjectCreate
 from hitloop.services import items, projects
 from hitloop.services.auth import CurrentUser
-from tests.servers import running_server
+from tests.web import browser
 from tests.web.conftest import ADMIN_PASSWORD
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = browser.MARKS
+database_url = browser.database_url
+no_script_errors = browser.no_script_errors
+server = browser.server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOSTILE_LABEL = '<img src=x onerror="window.__xss=1">'
@@ -49,26 +48,6 @@ REVIEWS = [
     "I am not sure yet; ask me again in a month.",
     "Five stars for the customer service alone.",
 ]
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    # Browser tests run on SQLite only: the backends are covered by the API tests.
-    return f"sqlite:///{tmp_path / 'hitloop.db'}"
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    with running_server(app) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(page: Page) -> Iterator[None]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield
-    assert errors == []
 
 
 def log_in(page: Page, base: str, next_path: str) -> None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -17,32 +12,13 @@ from hitloop.schemas import AnnotationIn
 from hitloop.services import annotations, retrain
 from hitloop.services.auth import CurrentUser
 from tests.loop.conftest import make_loop
-from tests.servers import running_server
+from tests.web import browser
 from tests.web.test_browser_labeling import ARTIFACTS, log_in, pressed, wait_until_saved
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-]
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hitloop.db'}"
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    with running_server(app) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(page: Page) -> Iterator[None]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield
-    assert errors == []
+pytestmark = browser.MARKS
+database_url = browser.database_url
+no_script_errors = browser.no_script_errors
+server = browser.server
 
 
 def test_suggestion_is_preselected_explained_and_recorded(
