@@ -9,12 +9,15 @@ def _project(api, labels: list[str]) -> dict:  # type: ignore[no-untyped-def, ty
     return r.json()  # type: ignore[no-any-return]
 
 
+def _import_with_gold(api, project_id: int, body: bytes):  # type: ignore[no-untyped-def]
+    files = {"file": ("g.jsonl", body)}
+    return api.post(f"/api/projects/{project_id}/import", files=files, data={"gold_field": "truth"})
+
+
 def test_import_with_gold_field(api) -> None:  # type: ignore[no-untyped-def]
     p = _project(api, ["pos", "neg"])
     body = b'{"text": "a", "truth": "pos"}\n{"text": "b"}\n'
-    r = api.post(
-        f"/api/projects/{p['id']}/import", files={"file": ("g.jsonl", body)}, data={"gold_field": "truth"}
-    )
+    r = _import_with_gold(api, p["id"], body)
     assert r.status_code == 201
     assert (r.json()["created"], r.json()["gold"]) == (2, 1)
     listed = api.get(f"/api/projects/{p['id']}/gold").json()
@@ -24,9 +27,7 @@ def test_import_with_gold_field(api) -> None:  # type: ignore[no-untyped-def]
 def test_unknown_gold_label_is_422_naming_line_and_field(api) -> None:  # type: ignore[no-untyped-def]
     p = _project(api, ["pos", "neg"])
     body = b'{"text": "a", "truth": "pos"}\n{"text": "b", "truth": "POS"}\n'
-    r = api.post(
-        f"/api/projects/{p['id']}/import", files={"file": ("g.jsonl", body)}, data={"gold_field": "truth"}
-    )
+    r = _import_with_gold(api, p["id"], body)
     assert r.status_code == 422
     err = r.json()["error"]
     assert (err["file"], err["line"], err["field"]) == ("g.jsonl", 2, "truth")

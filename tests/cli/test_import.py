@@ -195,23 +195,26 @@ def test_import_with_gold_answers(run: Run, ctx: AppContext, write: Write) -> No
     ]
 
 
-def test_unknown_gold_label_imports_nothing(run: Run, ctx: AppContext, write: Write) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "where", "message"),
+    [
+        (
+            "gold.jsonl",
+            '{"text": "a", "truth": "good"}\n{"text": "b", "truth": "great"}\n',
+            2,
+            "unknown label 'great'; the project's labels are 'good', 'bad'",
+        ),
+        ("gold.csv", "text\nlovely\n", 1, "the header has no column 'truth'; the columns are 'text'"),
+    ],
+    ids=["unknown label", "no such column"],
+)
+def test_bad_gold_answers_import_nothing(
+    run: Run, ctx: AppContext, write: Write, name: str, content: str, where: int, message: str
+) -> None:
     project_id = _project(ctx)
-    path = write("gold.jsonl", '{"text": "a", "truth": "good"}\n{"text": "b", "truth": "great"}\n')
+    path = write(name, content)
     result = run("import", project_id, path, "--gold-field", "truth", expect=2)
-    assert result.stderr == (
-        f"Error: {path}:2, field 'truth': unknown label 'great'; the project's labels are 'good', 'bad'\n"
-    )
-    assert _items(ctx, project_id) == []
-
-
-def test_gold_field_missing_from_the_csv_header(run: Run, ctx: AppContext, write: Write) -> None:
-    project_id = _project(ctx)
-    path = write("gold.csv", "text\nlovely\n")
-    result = run("import", project_id, path, "--gold-field", "truth", expect=2)
-    assert result.stderr == (
-        f"Error: {path}:1, field 'truth': the header has no column 'truth'; the columns are 'text'\n"
-    )
+    assert result.stderr == f"Error: {path}:{where}, field 'truth': {message}\n"
     assert _items(ctx, project_id) == []
 
 

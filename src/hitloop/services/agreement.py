@@ -18,11 +18,10 @@ from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import select
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import json_out
-from hitloop.db.tables import Annotation, Project, User
+from hitloop.db.tables import Annotation, Project
 from hitloop.errors import InputError, NotFoundError
 from hitloop.ml.aggregation import encode_answers
 from hitloop.ml.agreement import (
@@ -38,7 +37,7 @@ from hitloop.ml.agreement import (
     reliability_data,
 )
 from hitloop.schemas import AgreementOut, PairAgreement
-from hitloop.services.consensus import project_answers
+from hitloop.services.consensus import current_answers, project_answers
 from hitloop.types import TaskType
 
 __all__ = ["ProjectLabelSets", "project_agreement", "project_label_sets", "rating_values"]
@@ -82,22 +81,12 @@ def project_label_sets(db: Database, project_id: int) -> ProjectLabelSets:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
         if project.task != TaskType.MULTILABEL.value:
             raise InputError(f"project {project_id} is {project.task}, not multilabel", field="task")
-        rows = s.execute(
-            select(Annotation.id, Annotation.item_id, Annotation.user_id, Annotation.value)
-            .where(
-                Annotation.project_id == project_id,
-                Annotation.superseded_by.is_(None),
-                Annotation.skipped.is_(False),
-            )
-            .order_by(Annotation.id)
-        ).all()
-        user_ids = {r.user_id for r in rows}
-        names = dict(s.execute(select(User.id, User.username).where(User.id.in_(user_ids))).tuples().all())
+        rows, names = current_answers(s, project_id, Annotation.value)
         labels = list(project.labels)
     known = set(labels)
     latest: dict[tuple[int, int], frozenset[str]] = {}
     for r in rows:
-        value = json_out(r.value)
+        value = json_out(r.answer)
         chosen = value.get("labels") if isinstance(value, dict) else None
         if isinstance(chosen, list):
             latest[(r.item_id, r.user_id)] = frozenset(c for c in chosen if isinstance(c, str) and c in known)

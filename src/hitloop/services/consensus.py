@@ -11,14 +11,14 @@ every answered item.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import json_out
@@ -36,6 +36,7 @@ __all__ = [
     "choose_method",
     "consensus",
     "consensus_labels",
+    "current_answers",
     "iter_consensus_jsonl",
     "project_answers",
     "set_method",
@@ -72,6 +73,30 @@ def _project(s: Session, project_id: int) -> Project:
     return row
 
 
+def current_answers(
+    s: Session, project_id: int, answer: InstrumentedAttribute[Any], *where: ColumnElement[bool]
+) -> tuple[Sequence[Row[tuple[int, int, int, Any]]], dict[int, str]]:
+    """A project's current (not superseded), non-skipped answers, oldest first, and who gave them.
+
+    Each row has ``id``, ``item_id``, ``user_id`` and ``answer`` (the column
+    asked for); ``where`` narrows the answers further. The second value maps
+    the people who answered to their usernames.
+    """
+    rows = s.execute(
+        select(Annotation.id, Annotation.item_id, Annotation.user_id, answer.label("answer"))
+        .where(
+            Annotation.project_id == project_id,
+            Annotation.superseded_by.is_(None),
+            Annotation.skipped.is_(False),
+            *where,
+        )
+        .order_by(Annotation.id)
+    ).all()
+    user_ids = {r.user_id for r in rows}
+    names = dict(s.execute(select(User.id, User.username).where(User.id.in_(user_ids))).tuples().all())
+    return rows, names
+
+
 def project_answers(db: Database, project_id: int) -> ProjectAnswers:
     """The current (not superseded), non-skipped answers of a classify project, oldest first."""
     with db.read() as s:
@@ -81,29 +106,18 @@ def project_answers(db: Database, project_id: int) -> ProjectAnswers:
                 f"consensus and agreement need a classify project; project {project_id} is {project.task}",
                 field="task",
             )
-        rows = s.execute(
-            select(Annotation.id, Annotation.item_id, Annotation.user_id, Annotation.label)
-            .where(
-                Annotation.project_id == project_id,
-                Annotation.superseded_by.is_(None),
-                Annotation.skipped.is_(False),
-                Annotation.label.is_not(None),
-            )
-            .order_by(Annotation.id)
-        ).all()
-        user_ids = {r.user_id for r in rows}
-        names = dict(s.execute(select(User.id, User.username).where(User.id.in_(user_ids))).tuples().all())
+        rows, names = current_answers(s, project_id, Annotation.label, Annotation.label.is_not(None))
         labels, modality = list(project.labels), project.modality
     known = set(labels)
     # One answer per person and item (the latest), and only labels still in the set.
-    latest = {(r.item_id, r.user_id): r for r in rows if r.label in known}
+    latest = {(r.item_id, r.user_id): r for r in rows if r.answer in known}
     rows = sorted(latest.values(), key=lambda r: r.id)
     return ProjectAnswers(
         labels=labels,
         modality=modality,
         item_ids=[r.item_id for r in rows],
         user_ids=[r.user_id for r in rows],
-        answers=[r.label for r in rows],
+        answers=[r.answer for r in rows],
         annotation_ids=[r.id for r in rows],
         usernames=names,
     )

@@ -21,10 +21,10 @@ from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_out
 from hitloop.db.tables import Annotation, Item
 from hitloop.errors import NotFoundError
-from hitloop.schemas import ItemOut, SuggestionOut
+from hitloop.schemas import ItemOut
 from hitloop.services import overlap, policy
 from hitloop.services.auth import CurrentUser
-from hitloop.services.suggestions import attach_suggestions
+from hitloop.services.suggestions import attach_suggestions, suggestion_out
 from hitloop.types import ItemState
 
 __all__ = ["ITEM_COLUMNS", "item_out", "next_items", "pick_query", "release_items", "sweep_expired_leases"]
@@ -278,12 +278,8 @@ def _next_pg(
             for r in taken:
                 item = item_out(r, state=LEASED, lease_until=until)
                 if r.s_value is not None:
-                    item.suggestion = SuggestionOut(
-                        model_version_id=r.s_model_version_id,
-                        value=json_out(r.s_value),
-                        label=r.s_label,
-                        confidence=r.s_confidence,
-                        explanation=json_out(r.s_explanation),
+                    item.suggestion = suggestion_out(
+                        r.s_model_version_id, r.s_value, r.s_label, r.s_confidence, r.s_explanation
                     )
                 served.append(item)
         return served, project

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hitloop.db.engine import DriverConnection
 from hitloop.db.sql import Statement, json_out
 from hitloop.schemas import ItemOut, SuggestionOut
 
-__all__ = ["attach_suggestions"]
+__all__ = ["attach_suggestions", "suggestion_out"]
 
 _SUGGESTION = Statement(
     "SELECT item_id, model_version_id, value, label, confidence, explanation FROM suggestions"
     " WHERE item_id = :i"
 )
+
+
+def suggestion_out(
+    model_version_id: int, value: Any, label: str | None, confidence: float | None, explanation: Any
+) -> SuggestionOut:
+    """A suggestion row's columns as served: ``value`` and ``explanation`` are stored JSON."""
+    return SuggestionOut(
+        model_version_id=model_version_id,
+        value=json_out(value),
+        label=label,
+        confidence=confidence,
+        explanation=json_out(explanation),
+    )
 
 
 def attach_suggestions(conn: DriverConnection, items: list[ItemOut]) -> list[ItemOut]:
@@ -29,11 +44,7 @@ def attach_suggestions(conn: DriverConnection, items: list[ItemOut]) -> list[Ite
     for item in items:
         r = by_item.get(item.id)
         if r is not None:
-            item.suggestion = SuggestionOut(
-                model_version_id=r.model_version_id,
-                value=json_out(r.value),
-                label=r.label,
-                confidence=r.confidence,
-                explanation=json_out(r.explanation),
+            item.suggestion = suggestion_out(
+                r.model_version_id, r.value, r.label, r.confidence, r.explanation
             )
     return items
