@@ -22,6 +22,7 @@ from hitloop.ml.agreement import (
     pooled_pairwise_kappa,
     rating_counts,
     reliability_data,
+    sample_items_by_distinct_values,
 )
 
 # Fleiss (1971), Table 1: 30 patients, 6 psychiatrists each, diagnoses Depression,
@@ -339,3 +340,53 @@ def test_set_coefficients_refuse_bad_input() -> None:
         binary_agreement(np.zeros((2, 3)), [2, 2, 2])
     with pytest.raises(ValueError, match="between 0 and the unit's total"):
         binary_agreement(np.array([[3.0]]), [2])
+
+
+# ---- sampling items for the MASI alpha -----------------------------------------
+
+
+def test_sample_takes_whole_items_in_rank_order_within_the_cap() -> None:
+    # item, worker, value: item 0 {0, 1}, item 1 {1, 2}, item 2 {3}, item 3 {4} answered once
+    answers = [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 2], [2, 0, 3], [2, 1, 3], [3, 0, 4]]
+    assert sample_items_by_distinct_values(answers, [0, 1, 2, 3], 4) is None  # 4 values in pairable items
+    assert sample_items_by_distinct_values(answers, [0, 1, 2, 3], 5) is None
+    # rank: item 2 first (1 value), then item 1 (2 more: 3), then item 0 (would add value 0: 4 > 3)
+    keep = sample_items_by_distinct_values(answers, [2, 1, 0, 9], 3)
+    assert keep is not None and keep.tolist() == [False, False, True, True, True, True, False]
+    keep = sample_items_by_distinct_values(answers, [0, 1, 2, 3], 2)  # item 0 alone: values 0, 1
+    assert keep is not None and keep.tolist() == [True, True, False, False, False, False, False]
+    keep = sample_items_by_distinct_values(answers, [0, 1, 2, 3], 1)  # item 0 has 2 values already
+    assert keep is not None and not keep.any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12))
+def test_sample_never_exceeds_the_cap_and_is_a_prefix(seed: int, cap: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_items = 30
+    answers = np.array(
+        [(i, w, rng.integers(0, 25)) for i in range(n_items) for w in range(rng.integers(1, 4))]
+    )
+    rank = rng.permutation(n_items)
+    keep = sample_items_by_distinct_values(answers, rank, cap)
+    pairable = {i for i in range(n_items) if np.sum(answers[:, 0] == i) >= 2}
+    if keep is None:
+        assert len(np.unique(answers[np.isin(answers[:, 0], list(pairable)), 2])) <= cap
+        return
+    taken = set(answers[keep, 0].tolist())
+    assert taken <= pairable and len(np.unique(answers[keep, 2])) <= cap
+    assert all(
+        np.sum(keep & (answers[:, 0] == i)) == np.sum(answers[:, 0] == i) for i in taken
+    )  # whole items
+    ordered = sorted(pairable, key=lambda i: rank[i])
+    assert set(ordered[: len(taken)]) == taken  # the lowest-ranked items
+    if len(taken) < len(ordered):  # the next item would have broken the cap
+        more = taken | {ordered[len(taken)]}
+        assert len(np.unique(answers[np.isin(answers[:, 0], list(more)), 2])) > cap
+
+
+def test_sample_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="max_values"):
+        sample_items_by_distinct_values([[0, 0, 0], [0, 1, 1]], [0], 0)
+    with pytest.raises(ValueError, match="rank has shape"):
+        sample_items_by_distinct_values([[0, 0, 0], [0, 1, 1]], [0, 1], 1)

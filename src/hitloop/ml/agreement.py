@@ -32,6 +32,7 @@ __all__ = [
     "pooled_pairwise_kappa",
     "rating_counts",
     "reliability_data",
+    "sample_items_by_distinct_values",
 ]
 
 
@@ -353,6 +354,50 @@ def krippendorff_alpha_masi(answers: npt.ArrayLike, membership: npt.ArrayLike | 
     if expected <= 0:
         return float("nan")
     return float(1.0 - observed / expected)
+
+
+def sample_items_by_distinct_values(
+    answers: npt.ArrayLike, rank: npt.ArrayLike, max_values: int
+) -> npt.NDArray[np.bool_] | None:
+    """Which answers to keep so that at most ``max_values`` distinct values remain, or None: keep all.
+
+    The cost of :func:`krippendorff_alpha_masi` grows with the square of the
+    number of distinct label sets among items that two or more people answered.
+    Past ``max_values`` of them, items are taken whole in ``rank`` order (lowest
+    first; give a fixed pseudo-random rank for a deterministic sample) while
+    the distinct values among the taken items stay within ``max_values``.
+    Items with a single answer are dropped (they carry no agreement).
+
+    Parameters
+    ----------
+    answers : array-like of int, shape (n_answers, 3)
+        ``item, worker, value`` codes.
+    rank : array-like, shape (n_items,)
+        The order in which to take items, one entry per item code.
+    max_values : int
+        The most distinct values to keep (at least 1).
+    """
+    if max_values < 1:
+        raise ValueError("max_values must be at least 1")
+    t = check_answers(answers)
+    item_rank = np.asarray(rank)
+    if item_rank.shape != (t.n_items,):
+        raise ValueError(f"rank has shape {item_rank.shape}, expected ({t.n_items},)")
+    pairable = np.bincount(t.item, minlength=t.n_items)[t.item] >= 2
+    if np.unique(t.label[pairable]).size <= max_values:
+        return None
+    rows = np.flatnonzero(pairable)
+    rows = rows[np.lexsort((rows, t.item[rows], item_rank[t.item[rows]]))]
+    item, value = t.item[rows], t.label[rows]
+    _, first = np.unique(value, return_index=True)
+    new = np.zeros(rows.size, dtype=np.int64)
+    new[first] = 1
+    seen = np.cumsum(new)  # distinct values among the answers up to here
+    last = np.flatnonzero(np.r_[item[1:] != item[:-1], True])  # each item's last answer
+    taken = int(np.sum(seen[last] <= max_values))  # a prefix of items: ``seen`` never falls
+    keep = np.zeros(len(t.item), dtype=np.bool_)
+    keep[rows[: last[taken - 1] + 1] if taken else rows[:0]] = True
+    return keep
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,14 @@ the per-label coefficients and the pooled κs are over those decisions, and α
 compares whole label sets with the MASI distance. A coefficient that cannot be
 computed yet (too few shared items, no variation) is ``None``, which the
 project page shows as "not enough data".
+
+The project page and ``GET /api/projects/{id}/agreement`` show this on every
+view, so a result is kept per database and project until a new answer, an
+edit, a review or another audited change moves the project's state
+(:func:`hitloop.services.state_cache.answer_state`: two index seeks per view).
+The MASI α grows with the square of the number of distinct label sets; past
+:data:`MASI_MAX_SETS` of them it is computed on a deterministic sample of items
+(``krippendorff_alpha_items`` in the result says how many).
 """
 
 from __future__ import annotations
@@ -35,12 +43,23 @@ from hitloop.ml.agreement import (
     pooled_pairwise_kappa,
     rating_counts,
     reliability_data,
+    sample_items_by_distinct_values,
 )
 from hitloop.schemas import AgreementOut, PairAgreement
 from hitloop.services.consensus import current_answers, project_answers
+from hitloop.services.state_cache import StateCache, answer_state
 from hitloop.types import TaskType
 
-__all__ = ["ProjectLabelSets", "project_agreement", "project_label_sets", "rating_values"]
+__all__ = ["MASI_MAX_SETS", "ProjectLabelSets", "project_agreement", "project_label_sets", "rating_values"]
+
+# The MASI α compares every pair of distinct label sets that share a label: about
+# 0.4 s for 2,000 sets on one core, growing with the square. Past this many distinct
+# sets (among items two or more people answered), α is computed on a deterministic
+# sample of items; the κs and per-label figures always use every answer.
+MASI_MAX_SETS = 2000
+
+# Results per database and project, kept until the project's answer state moves.
+_CACHE: StateCache[AgreementOut] = StateCache(entries=256)
 
 
 def _num(x: float) -> float | None:
@@ -131,13 +150,26 @@ def _pairs(
 
 
 def project_agreement(db: Database, project_id: int) -> AgreementOut:
-    """Agreement over the items that at least two people answered."""
+    """Agreement over the items that at least two people answered (kept until the answers change)."""
     with db.read() as s:
         project = s.get(Project, project_id)
         task = project.task if project is not None else None
+        state = answer_state(s, project_id) if project is not None else None
+    if project is None:
+        raise NotFoundError(f"project {project_id} not found", field="project_id")
+    return _CACHE.get(db, (project_id,), (task, state), lambda: _compute(db, project_id, task))
+
+
+def _compute(db: Database, project_id: int, task: str | None) -> AgreementOut:
     if task == TaskType.MULTILABEL.value:
         return _multilabel_agreement(db, project_id)
     return _classify_agreement(db, project_id)
+
+
+def _item_rank(item_ids: Sequence[int]) -> np.ndarray:
+    """A fixed pseudo-random order of items from their ids (Knuth's multiplicative hash)."""
+    ids = np.asarray(item_ids, dtype=np.int64)
+    return (ids * 2654435761) % (1 << 32)
 
 
 def _classify_agreement(db: Database, project_id: int) -> AgreementOut:
@@ -196,14 +228,17 @@ def _multilabel_agreement(db: Database, project_id: int) -> AgreementOut:
     binary = binary_agreement(yes, per_item)
     names = [answers.usernames.get(w, str(w)) for w in cast(list[int], encoded.workers)]
     pairs, matrix = _pairs(names, pooled_pairwise_kappa(table, membership))
+    sample = sample_items_by_distinct_values(table, _item_rank(cast(list[int], encoded.items)), MASI_MAX_SETS)
+    alpha_table = table if sample is None else table[sample]
     return AgreementOut(
         task=TaskType.MULTILABEL.value,
         items=int(np.sum(per_item >= 2)),
         answers=len(answers.chosen),
         annotators=names,
         fleiss_kappa=_num(binary.pooled_kappa),
-        krippendorff_alpha=_num(krippendorff_alpha_masi(table, membership)),
+        krippendorff_alpha=_num(krippendorff_alpha_masi(alpha_table, membership)),
         alpha_distance="masi",
+        krippendorff_alpha_items=None if sample is None else len(np.unique(alpha_table[:, 0])),
         per_label={name: _num(binary.kappa[j]) for j, name in enumerate(labels)},
         per_label_alpha={name: _num(binary.alpha[j]) for j, name in enumerate(labels)},
         pairs=pairs,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
-import threading
 import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -17,13 +14,14 @@ from sqlalchemy import Table, delete, func, insert, select
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import json_out
-from hitloop.db.tables import Annotation, Event, Item, Media, Project, Suggestion, User
+from hitloop.db.tables import Annotation, Item, Media, Project, Suggestion, User
 from hitloop.errors import InputError, NotFoundError
 from hitloop.formats.records import ItemRecord
 from hitloop.jobs import JobContext
 from hitloop.media.store import MediaStore
 from hitloop.services.audit import record_event
 from hitloop.services.items import ItemLimits, import_records
+from hitloop.services.state_cache import StateCache, answer_state
 from hitloop.types import ItemState, TaskType
 
 __all__ = [
@@ -40,7 +38,6 @@ items_t = cast(Table, Item.__table__)
 media_t = cast(Table, Media.__table__)
 suggestions_t = cast(Table, Suggestion.__table__)
 annotations_t = cast(Table, Annotation.__table__)
-events_t = cast(Table, Event.__table__)
 
 Progress = Callable[[int, int], None]
 _BATCH = 50
@@ -292,30 +289,21 @@ def export_coco(db: Database, project_id: int) -> dict[str, Any]:
 # ---- quality -----------------------------------------------------------------
 
 
-# Computed quality per database, by (project, threshold): the state it was computed
-# from and the result. The state is what any change to the inputs moves: the newest
-# answer (a new answer or edit), the newest audit event of the project (a review
-# withdrawing or fixing an answer, deleted items, a face job) and the suggestions'
-# count and newest time (a face job rewriting them).
-_QUALITY_CACHE: weakref.WeakKeyDictionary[Database, dict[tuple[int, float], tuple[tuple[Any, ...], Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-_QUALITY_LOCK = threading.Lock()
-_QUALITY_ENTRIES = 256  # per database; the oldest entry goes first
+# Computed quality per database, by (project, threshold), kept until the state moves:
+# the newest answer and audit event (a new answer or edit; a review withdrawing or fixing
+# an answer, deleted items, a face job) and the suggestions' count and newest time (a
+# face job rewriting them).
+_QUALITY_CACHE: StateCache[dict[str, Any]] = StateCache(entries=256)
 
 
 def _quality_state(s: Any, project_id: int) -> tuple[Any, ...]:
     """Index seeks and one index range: no answer is read."""
-    newest_answer = s.scalar(
-        select(func.max(annotations_t.c.id)).where(annotations_t.c.project_id == project_id)
-    )
-    newest_event = s.scalar(select(func.max(events_t.c.id)).where(events_t.c.project_id == project_id))
     n_suggested, newest_suggestion = s.execute(
         select(func.count(), func.max(suggestions_t.c.created_at)).where(
             suggestions_t.c.project_id == project_id
         )
     ).one()
-    return (newest_answer, newest_event, n_suggested, newest_suggestion)
+    return (*answer_state(s, project_id), n_suggested, newest_suggestion)
 
 
 def box_quality(db: Database, project_id: int, *, threshold: float = 0.5) -> dict[str, Any]:
@@ -334,19 +322,9 @@ def box_quality(db: Database, project_id: int, *, threshold: float = 0.5) -> dic
     with db.read() as s:
         _boxes_project(s, project_id)
         state = _quality_state(s, project_id)
-    key = (project_id, float(threshold))
-    with _QUALITY_LOCK:
-        hit = _QUALITY_CACHE.get(db, {}).get(key)
-    if hit is not None and hit[0] == state:
-        return copy.deepcopy(hit[1])
-    result = _compute_quality(db, project_id, threshold)
-    with _QUALITY_LOCK:
-        entries = _QUALITY_CACHE.setdefault(db, {})
-        entries.pop(key, None)
-        entries[key] = (state, result)
-        while len(entries) > _QUALITY_ENTRIES:
-            del entries[next(iter(entries))]
-    return copy.deepcopy(result)
+    return _QUALITY_CACHE.get(
+        db, (project_id, float(threshold)), state, lambda: _compute_quality(db, project_id, threshold)
+    )
 
 
 def _compute_quality(db: Database, project_id: int, threshold: float) -> dict[str, Any]:
