@@ -211,7 +211,7 @@ def _multilabel_agreement(db: Database, project_id: int) -> AgreementOut:
     labels = answers.labels
     if not answers.chosen:
         return _empty(TaskType.MULTILABEL.value, labels, "masi")
-    sets = sorted(set(answers.chosen), key=lambda c: sorted(c))
+    sets = list(dict.fromkeys(answers.chosen))  # in order of first answer: the codes need no sort
     encoded = encode_answers(answers.item_ids, answers.user_ids, answers.chosen, classes=sets)
     table = encoded.answers  # item, worker, label-set codes
     column = {name: j for j, name in enumerate(labels)}
