@@ -110,13 +110,14 @@ def test_acknowledged_answers_survive_sigkill_and_leases_come_back(tmp_path: Pat
     owner = auth.create_user(db, "owner", "owner-password")
     project = projects.create_project(db, owner.id, ProjectCreate(name="crash", labels=["a", "b"]))
     items.add_items(db, project.id, owner.id, [ItemIn(text=f"t{i}") for i in range(N_ITEMS)], ItemLimits())
-    names = [f"w{i}" for i in range(N_CLIENTS)] + ["late"]
+    names = [f"w{i}" for i in range(N_CLIENTS)] + ["hoarder", "late"]
     tokens = []
     for name in names:
         user = auth.create_user(db, name, "worker-password")
         members.add_member(db, None, project.id, name, Role.ANNOTATOR)
         tokens.append(auth.create_token(db, user.id)[1])
     late_token = tokens.pop()
+    hoarder_token = tokens.pop()
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -128,6 +129,17 @@ def test_acknowledged_answers_survive_sigkill_and_leases_come_back(tmp_path: Pat
         ]
         for t in threads:
             t.start()
+        # Someone holds items when the server dies, whatever the annotators' timing: the
+        # hoarder takes three and never answers them (annotators between their two submits
+        # also hold one, but not always: all six can be in `next` or a last submit).
+        hoarded = httpx.post(
+            f"{base}/api/projects/{project.id}/next",
+            json={"count": 3},
+            headers={"Authorization": f"Bearer {hoarder_token}"},
+        )
+        assert hoarded.status_code == 200 and len(hoarded.json()["items"]) == 3, hoarded.text
+        with load.lock:
+            load.held.update(it["id"] for it in hoarded.json()["items"])
         deadline = time.monotonic() + 120
         while len(load.acknowledged) < KILL_AFTER and time.monotonic() < deadline:
             time.sleep(0.005)
