@@ -93,18 +93,12 @@ def submit(
         return _out(row, replayed=True)
 
 
-_A_COLS = "id, item_id, user_id, value, skipped, client_key, seconds, created_at, superseded_by"
 # The item, locked, with the caller's membership (for the policy check, at no extra round trip).
 _LOCK_ITEM = Statement(
     "SELECT i.id, i.project_id, i.state, i.leased_by, i.lease_until, i.n_answers,"
     " m.role, m.paused_at, m.pause_reason FROM items i"
     " LEFT JOIN memberships m ON m.project_id = i.project_id AND m.user_id = :u"
     " WHERE i.id = :i {pg:FOR UPDATE OF i}"
-)
-_REPLAY = Statement(f"SELECT {_A_COLS} FROM annotations WHERE user_id = :u AND client_key = :k")
-_PROJECT = Statement("SELECT task, labels, overlap, overlap_max FROM projects WHERE id = :p")
-_PREVIOUS = Statement(
-    "SELECT id, skipped FROM annotations WHERE item_id = :i AND user_id = :u AND superseded_by IS NULL"
 )
 _INSERT = Statement(
     "INSERT INTO annotations"
@@ -116,9 +110,9 @@ _UPDATE_ITEM = Statement(
     "UPDATE items SET n_answers = :n, state = :state, leased_by = NULL, lease_until = NULL WHERE id = :i"
 )
 _COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
-# PostgreSQL: what the submit reads after taking the item's lock, in one round trip (a
-# statement after the lock sees whatever a submit that held the lock before committed).
-_READ_PG = Statement(
+# What the submit reads after taking the item's lock, in one statement (on PostgreSQL one round
+# trip; a statement after the lock sees whatever a submit that held the lock before committed).
+_READ = Statement(
     "SELECT p.task, p.labels, p.overlap, p.overlap_max, prev.id AS prev_id, prev.skipped AS prev_skipped,"
     " r.id, r.item_id, r.user_id, r.value, r.skipped, r.client_key, r.seconds, r.created_at, r.superseded_by"
     " FROM projects p"
@@ -167,12 +161,10 @@ def _submit(
         ):
             raise NotFoundError(f"item {item_id} not found", field="item_id")
         pg = conn.dialect == "postgresql"
-        if pg:
-            keys = {"p": item.project_id, "u": user_id, "k": body.client_key, "i": item_id}
-            project = _READ_PG.run(conn, keys).one()
-            replay = project if project.id is not None else None
-        else:
-            replay = _REPLAY.run(conn, {"u": user_id, "k": body.client_key}).first()
+        # The project, an earlier use of the client key and the previous answer, in one read.
+        keys = {"p": item.project_id, "u": user_id, "k": body.client_key, "i": item_id}
+        project = _READ.run(conn, keys).one()
+        replay = project if project.id is not None else None
         if replay is not None:
             if replay.item_id != item_id:
                 raise ConflictError("this client_key was already used for another item", field="client_key")
@@ -185,8 +177,6 @@ def _submit(
             except NotFoundError:
                 raise NotFoundError(f"item {item_id} not found", field="item_id") from None
 
-        if not pg:
-            project = _PROJECT.run(conn, {"p": item.project_id}).one()
         if body.skip:
             if body.value is not None:
                 raise InputError("a skip carries no value", field="value")
@@ -201,10 +191,7 @@ def _submit(
             value = validate_value(project.task, json_out(project.labels), body.value, image_size=size)
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
-        if pg:
-            previous = None if project.prev_id is None else _Previous(project.prev_id, project.prev_skipped)
-        else:
-            previous = _PREVIOUS.run(conn, {"i": item_id, "u": user_id}).first()
+        previous = None if project.prev_id is None else _Previous(project.prev_id, project.prev_skipped)
         # Gold items and items needing several answers keep per-person leases (services/overlap.py).
         multi = item.state == ItemState.GOLD.value or overlap_service.is_multi(
             project.overlap, project.overlap_max
