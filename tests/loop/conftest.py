@@ -6,11 +6,13 @@ import random
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 
 from hitloop.db.engine import Database
+from hitloop.db.tables import Suggestion
 from hitloop.jobs import JobRunner, records
 from hitloop.schemas import AnnotationIn, ItemIn, JobOut, ProjectCreate
-from hitloop.services import annotations, auth, items, projects
+from hitloop.services import annotations, auth, items, projects, retrain
 from hitloop.services.items import ItemLimits
 from hitloop.services.jobs import builtin_jobs
 from hitloop.settings import Settings
@@ -73,3 +75,19 @@ def make_loop(db: Database, settings: Settings) -> Loop:
     # Not started: tests run jobs synchronously with run_jobs().
     runner = JobRunner(db, settings, builtin_jobs())
     return Loop(db, settings, runner, user, p.id, ids, dict(zip(ids, truth, strict=True)))
+
+
+def label_train_and_suggest(
+    db: Database, settings: Settings, project: int, user: int, truth: dict[int, str], labeled: list[int]
+) -> list[Suggestion]:
+    """Label ``labeled`` with their true labels, run the train job it queues, return the suggestions."""
+    for i in labeled:
+        annotations.submit(db, user, i, AnnotationIn(value={"label": truth[i]}, client_key=f"truth-key-{i}"))
+    job, _ = retrain.request_training(db, project, user)
+    runner = JobRunner(db, settings, builtin_jobs())
+    while (claimed := records.claim(db)) is not None:
+        runner.run_claimed(claimed)
+    done = records.get(db, job.id)
+    assert done.state == "done", done.error
+    with db.read() as s:
+        return list(s.scalars(select(Suggestion)))

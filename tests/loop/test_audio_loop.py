@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from hitloop.db.engine import Database
-from hitloop.db.tables import Suggestion
-from hitloop.jobs import JobRunner, records
 from hitloop.media.store import MediaStore
-from hitloop.schemas import AnnotationIn, ProjectCreate
-from hitloop.services import annotations, auth, items, projects, retrain
+from hitloop.schemas import ProjectCreate
+from hitloop.services import auth, items, projects
 from hitloop.services.items import ItemLimits
-from hitloop.services.jobs import builtin_jobs
 from hitloop.settings import Settings
+from tests.loop.conftest import label_train_and_suggest
 from tests.sounds import encode, tone
 
 
@@ -28,15 +24,6 @@ def test_an_audio_project_trains_and_suggests(db: Database, settings: Settings) 
         item = items.add_audio(db, store, project, user, clip, filename=f"{i}.wav", limits=ItemLimits())
         ids.append(item)
         truth[item] = "low" if low else "high"
-    for i in ids[:16]:
-        annotations.submit(db, user, i, AnnotationIn(value={"label": truth[i]}, client_key=f"pitch-key-{i}"))
-    job, _ = retrain.request_training(db, project, user)
-    runner = JobRunner(db, settings, builtin_jobs())
-    while (claimed := records.claim(db)) is not None:
-        runner.run_claimed(claimed)
-    done = records.get(db, job.id)
-    assert done.state == "done", done.error
-    with db.read() as s:
-        rows = list(s.scalars(select(Suggestion)))
+    rows = label_train_and_suggest(db, settings, project, user, truth, ids[:16])
     assert len(rows) == 8
     assert sum(r.label == truth[r.item_id] for r in rows) >= 7

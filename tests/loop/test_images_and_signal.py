@@ -8,18 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
-from sqlalchemy import select
 
 from hitloop.db.engine import Database
-from hitloop.db.tables import Suggestion
-from hitloop.jobs import JobRunner, records
 from hitloop.media.store import MediaStore
-from hitloop.schemas import AnnotationIn, LearningCurvePoint, ProjectCreate
-from hitloop.services import annotations, auth, items, projects, retrain
+from hitloop.schemas import LearningCurvePoint, ProjectCreate
+from hitloop.services import auth, items, projects
 from hitloop.services.items import ItemLimits
-from hitloop.services.jobs import builtin_jobs
 from hitloop.services.training import stopping_signal
 from hitloop.settings import Settings
+from tests.loop.conftest import label_train_and_suggest
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -41,16 +38,7 @@ def test_an_image_project_trains_and_explains_by_nearest_labeled_items(
         for i, img in enumerate(digits.images[:40])
     ]
     truth = dict(zip(ids, (str(t) for t in digits.target[:40]), strict=True))
-    for i in ids[:16]:
-        annotations.submit(db, user, i, AnnotationIn(value={"label": truth[i]}, client_key=f"digit-key-{i}"))
-    job, _ = retrain.request_training(db, project, user)
-    runner = JobRunner(db, settings, builtin_jobs())
-    while (claimed := records.claim(db)) is not None:
-        runner.run_claimed(claimed)
-    done = records.get(db, job.id)
-    assert done.state == "done", done.error
-    with db.read() as s:
-        rows = list(s.scalars(select(Suggestion)))
+    rows = label_train_and_suggest(db, settings, project, user, truth, ids[:16])
     assert len(rows) == 24
     assert sum(r.label == truth[r.item_id] for r in rows) >= 22
     for r in rows:
