@@ -19,13 +19,13 @@ import orjson
 
 from hitloop.db.engine import DriverConnection
 
-__all__ = ["Rows", "Statement", "json_in", "json_out"]
+__all__ = ["Rows", "Statement", "json_in", "json_out", "json_text"]
 
 # json.dumps builds a new encoder on every call when given options; reuse one.
 _std_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _encode(value: Any) -> str:
+def json_text(value: Any) -> str:
     """Compact JSON text; orjson is ~10x faster, the standard library takes what it refuses.
 
     (orjson refuses integers past 64 bits, non-string keys and lone surrogates.)
@@ -147,7 +147,7 @@ def json_in(conn: DriverConnection, value: Any) -> Any:
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
-    return _encode(value)
+    return json_text(value)
 
 
 def json_out(value: Any) -> Any:

@@ -12,29 +12,16 @@ rows into ``items`` as hidden and updating each one to ``open`` afterwards.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from hitloop.db.engine import Database
 
-__all__ = ["ImportStage", "json_text"]
-
-_std_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def json_text(value: Any) -> str:
-    """Compact JSON text for a staged column (orjson; the standard library takes what it refuses)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return _std_encode(value)
-
+__all__ = ["ImportStage"]
 
 _CREATE = {
     # n numbers the rows in the order they were staged (the rowid, on SQLite).

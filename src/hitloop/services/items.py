@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from sqlalchemy import CursorResult, Table, delete, insert, select, update
 
 from hitloop.db.engine import Database
-from hitloop.db.sql import Statement, json_out
+from hitloop.db.sql import Statement, json_out, json_text
 from hitloop.db.tables import ImportRun, Item, Media, Project
 from hitloop.errors import ConflictError, HitloopError, InputError, NotFoundError, PayloadTooLargeError
 from hitloop.jobs.records import insert_job
@@ -29,7 +29,7 @@ from hitloop.jobs.records import wake as wake_jobs
 from hitloop.media.store import MediaStore
 from hitloop.schemas import ImportResult, ItemIn, ItemOut
 from hitloop.services.audit import record_event
-from hitloop.services.import_stage import ImportStage, json_text
+from hitloop.services.import_stage import ImportStage
 from hitloop.services.loop_settings import loop_settings_of
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, Modality, TaskType, validate_value
