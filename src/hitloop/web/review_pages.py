@@ -24,7 +24,7 @@ from hitloop.services.policy import Action, ProjectAccess
 from hitloop.types import TaskType
 from hitloop.web.contexts import Page
 from hitloop.web.rendering import PageRenderer
-from hitloop.web.session import check_csrf, require_user
+from hitloop.web.session import form_access, require_user
 
 __all__ = ["AuditView", "QualityPanel", "ReviewView", "install_review_pages", "quality_panel"]
 
@@ -200,9 +200,7 @@ def install_review_pages(router: APIRouter) -> None:
         queue: Annotated[QueueName, Form()] = "pending",
         offset: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
     ) -> Response:
-        user = require_user(request, ctx)
-        check_csrf(user, csrf_token)
-        policy.project_access(ctx.db, user, project_id, Action.REVIEW)
+        access = form_access(request, ctx, project_id, csrf_token, Action.REVIEW)
         if review.annotation_project(ctx.db, annotation_id) != project_id:
             raise InputError(
                 f"annotation {annotation_id} is not in project {project_id}", field="annotation_id"
@@ -211,7 +209,7 @@ def install_review_pages(router: APIRouter) -> None:
             raise InputError("action must be accept, reject or fix", field="action")
         value = {"label": label} if action == "fix" else None
         decision = ReviewDecision.model_validate({"action": action, "value": value})
-        review.review_annotation(ctx.db, user.id, annotation_id, decision)
+        review.review_annotation(ctx.db, access.user.id, annotation_id, decision)
         return RedirectResponse(review_url(project_id, queue, offset), status_code=303)
 
     @router.get("/projects/{project_id}/audit")

@@ -10,11 +10,14 @@ from starlette.requests import Request
 from hitloop.api.context import AppContext
 from hitloop.api.deps import SESSION_COOKIE
 from hitloop.errors import PermissionDeniedError
+from hitloop.services import policy
 from hitloop.services.auth import CurrentUser, resolve_session
+from hitloop.services.policy import Action, ProjectAccess
 
 __all__ = [
     "LoginRequiredError",
     "check_csrf",
+    "form_access",
     "login_url",
     "page_user",
     "require_user",
@@ -48,6 +51,15 @@ def check_csrf(user: CurrentUser, sent: str) -> None:
     """A form post must carry the session's CSRF token (another site cannot read it)."""
     if not user.csrf_token or not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
         raise PermissionDeniedError("this form expired or came from another site; reload the page and retry")
+
+
+def form_access(
+    request: Request, ctx: AppContext, project_id: int, csrf_token: str, action: Action
+) -> ProjectAccess:
+    """A project form's post: a signed-in user, the session's CSRF token, then the policy's decision."""
+    user = require_user(request, ctx)
+    check_csrf(user, csrf_token)
+    return policy.project_access(ctx.db, user, project_id, action)
 
 
 def safe_next(target: str | None) -> str:

@@ -19,10 +19,10 @@ from hitloop.api.context import AppContext
 from hitloop.api.deps import Ctx, IdPath
 from hitloop.errors import InputError
 from hitloop.schemas import GoldAccuracy, MemberOut, TeamSettings, TeamSettingsUpdate
-from hitloop.services import gold, members, policy, team
+from hitloop.services import gold, members, team
 from hitloop.services.policy import Action, ProjectAccess
 from hitloop.types import Role
-from hitloop.web.session import check_csrf, require_user
+from hitloop.web.session import form_access
 
 __all__ = ["TeamPanel", "install_team_forms", "team_panel"]
 
@@ -59,14 +59,6 @@ def team_panel(ctx: AppContext, access: ProjectAccess) -> TeamPanel:
     )
 
 
-def _access(
-    request: Request, ctx: AppContext, project_id: int, csrf_token: str, action: Action
-) -> ProjectAccess:
-    user = require_user(request, ctx)
-    check_csrf(user, csrf_token)
-    return policy.project_access(ctx.db, user, project_id, action)
-
-
 def _back(project_id: int) -> Response:
     return RedirectResponse(f"/projects/{project_id}#team", status_code=303)
 
@@ -86,7 +78,7 @@ def add_member_form(
     username: FormText = "",
     role: FormText = "annotator",
 ) -> Response:
-    access = _access(request, ctx, project_id, csrf_token, Action.MANAGE_MEMBERS)
+    access = form_access(request, ctx, project_id, csrf_token, Action.MANAGE_MEMBERS)
     members.add_member(ctx.db, access, project_id, username.strip(), _role(role))
     return _back(project_id)
 
@@ -101,7 +93,7 @@ def update_member_form(
     paused: FormText = "",
     remove: FormText = "",
 ) -> Response:
-    access = _access(request, ctx, project_id, csrf_token, Action.MANAGE_MEMBERS)
+    access = form_access(request, ctx, project_id, csrf_token, Action.MANAGE_MEMBERS)
     if remove:
         members.remove_member(ctx.db, access, project_id, user_id)
     else:
@@ -127,7 +119,7 @@ def team_settings_form(
     gold_pause_below: FormText = "",
     annotator_visibility: FormText = "",
 ) -> Response:
-    access = _access(request, ctx, project_id, csrf_token, Action.UPDATE_PROJECT)
+    access = form_access(request, ctx, project_id, csrf_token, Action.UPDATE_PROJECT)
     raw = {
         "overlap": overlap,
         "overlap_max": overlap_max,
