@@ -12,6 +12,9 @@ import pytest
 import soundfile as sf
 from numpy.typing import NDArray
 
+from hitloop.formats.audio import decode_audio
+from hitloop.ml.recognizer import SAMPLERATE, PocketSphinxRecognizer
+
 SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 
 
@@ -40,3 +43,23 @@ def speak(text: str, path: Path) -> Path:
         pytest.fail("flite is not installed (apt-get install flite; .ci/run does)")
     subprocess.run([flite, "-voice", "slt", "-t", text, "-o", str(path)], check=True, capture_output=True)
     return path
+
+
+SPOKEN = "Please call Stella. Ask her to bring these things with her from the store."
+"""What the speech tests have flite say."""
+SENTENCE = "please call stella ask her to bring these things with her from the store"
+"""The words of :data:`SPOKEN` as a transcript (lower case, no punctuation)."""
+
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory: pytest.TempPathFactory) -> NDArray[np.float32]:
+    """:data:`SPOKEN` in flite's voice, decoded at the recognizer's rate (bind into a test module to use)."""
+    path = speak(SPOKEN, tmp_path_factory.mktemp("voice") / "stella.wav")
+    samples, _ = decode_audio(path, samplerate=SAMPLERATE)
+    return samples
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PocketSphinxRecognizer:
+    """A PocketSphinx recognizer, loaded once per module (bind into a test module to use)."""
+    return PocketSphinxRecognizer()

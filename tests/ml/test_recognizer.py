@@ -5,25 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hitloop.formats.audio import decode_audio
 from hitloop.ml.recognizer import SAMPLERATE, PocketSphinxRecognizer, transcribe_long
 from hitloop.ml.speech import word_errors
-from tests.sounds import silence, speak
+from tests import sounds
+from tests.sounds import SENTENCE, silence
 
-SPOKEN = "Please call Stella. Ask her to bring these things with her from the store."
-SENTENCE = "please call stella ask her to bring these things with her from the store"
-
-
-@pytest.fixture(scope="module")
-def voice(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    path = speak(SPOKEN, tmp_path_factory.mktemp("voice") / "stella.wav")
-    samples, _ = decode_audio(path, samplerate=SAMPLERATE)
-    return samples
-
-
-@pytest.fixture(scope="module")
-def recognizer() -> PocketSphinxRecognizer:
-    return PocketSphinxRecognizer()
+voice = sounds.voice
+recognizer = sounds.recognizer
 
 
 def test_recognizer_hears_the_sentence(voice: np.ndarray, recognizer: PocketSphinxRecognizer) -> None:

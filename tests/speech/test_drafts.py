@@ -9,28 +9,16 @@ import pytest
 
 from hitloop.api.context import AppContext
 from hitloop.errors import InputError
-from hitloop.formats.audio import decode_audio
-from hitloop.ml.recognizer import SAMPLERATE, PocketSphinxRecognizer
+from hitloop.ml.recognizer import PocketSphinxRecognizer
 from hitloop.ml.speech import word_errors
 from hitloop.schemas import AnnotationIn, ProjectCreate
 from hitloop.services import items, projects, speech
 from hitloop.services.annotations import submit
-from tests.sounds import encode, silence, speak
+from tests import sounds
+from tests.sounds import SENTENCE, encode, silence, speak
 
-SPOKEN = "Please call Stella. Ask her to bring these things with her from the store."
-SENTENCE = "please call stella ask her to bring these things with her from the store"
-
-
-@pytest.fixture(scope="module")
-def voice(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    path = speak(SPOKEN, tmp_path_factory.mktemp("voice") / "stella.wav")
-    samples, _ = decode_audio(path, samplerate=SAMPLERATE)
-    return samples
-
-
-@pytest.fixture(scope="module")
-def recognizer() -> PocketSphinxRecognizer:
-    return PocketSphinxRecognizer()
+voice = sounds.voice
+recognizer = sounds.recognizer
 
 
 def _transcribe_project(ctx: AppContext) -> int:
