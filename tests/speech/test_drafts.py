@@ -27,11 +27,11 @@ def _transcribe_project(ctx: AppContext) -> int:
     ).id
 
 
-def test_drafts_are_stored_and_measured(
+def test_drafts_are_stored_and_measured(  # type: ignore[no-untyped-def]
     ctx: AppContext,
     admin,
     voice: np.ndarray,
-    recognizer: PocketSphinxRecognizer,  # type: ignore[no-untyped-def]
+    recognizer: PocketSphinxRecognizer,
 ) -> None:
     project_id = _transcribe_project(ctx)
     short = items.add_audio(
