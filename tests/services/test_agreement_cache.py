@@ -4,7 +4,6 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import numpy as np
@@ -14,25 +13,9 @@ from sqlalchemy import select, update
 
 from hitloop.db.tables import Annotation, Project
 from hitloop.ml.agreement import krippendorff_alpha_masi
-from hitloop.schemas import AgreementOut, AnnotationIn, ItemIn, ProjectCreate, ReviewDecision
-from hitloop.services import agreement, annotations, auth, items, projects, review
-
-
-def _project(ctx: Any, task: str, labels: list[str], n_items: int, overlap: int) -> tuple[int, list[int]]:
-    owner = auth.create_user(ctx.db, "owner", "owner-password")
-    project = projects.create_project(ctx.db, owner.id, ProjectCreate(name="agree", task=task, labels=labels))
-    with ctx.db.write() as s:
-        s.execute(
-            update(Project).where(Project.id == project.id).values(overlap=overlap, overlap_max=overlap)
-        )
-    ids = items.add_items(
-        ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(n_items)], ctx.limits
-    )
-    return project.id, ids
-
-
-def _submit(ctx: Any, user_id: int, item_id: int, value: dict[str, Any]) -> None:
-    annotations.submit(ctx.db, user_id, item_id, AnnotationIn(value=value, client_key=uuid.uuid4().hex))
+from hitloop.schemas import ItemIn, ProjectCreate, ReviewDecision
+from hitloop.services import agreement, auth, items, projects, review
+from tests.agreement_setup import count_computations, shared_project, submit
 
 
 def _answer_id(ctx: Any, user_id: int, item_id: int) -> int:
@@ -50,24 +33,15 @@ def _answer_id(ctx: Any, user_id: int, item_id: int) -> int:
 
 @pytest.fixture
 def computed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The project ids the real computation ran for (it still runs: this only counts)."""
-    calls: list[int] = []
-    real = agreement._compute
-
-    def counting(db: Any, project_id: int, task: str | None) -> AgreementOut:
-        calls.append(project_id)
-        return real(db, project_id, task)
-
-    monkeypatch.setattr(agreement, "_compute", counting)
-    return calls
+    return count_computations(monkeypatch)
 
 
 def test_agreement_is_computed_once_per_change_not_per_view(ctx: Any, computed: list[int]) -> None:
-    pid, ids = _project(ctx, "classify", ["a", "b"], 4, 2)
+    pid, ids = shared_project(ctx, ["a", "b"], 4, task="classify", overlap=2)
     ann, bob, rita = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("ann", "bob", "rita"))
     for item, (x, y) in zip(ids[:3], [("a", "a"), ("b", "b"), ("a", "b")], strict=True):
-        _submit(ctx, ann, item, {"label": x})
-        _submit(ctx, bob, item, {"label": y})
+        submit(ctx, ann, item, {"label": x})
+        submit(ctx, bob, item, {"label": y})
 
     first = agreement.project_agreement(ctx.db, pid)
     for _ in range(20):  # page views and API calls
@@ -81,8 +55,8 @@ def test_agreement_is_computed_once_per_change_not_per_view(ctx: Any, computed: 
     assert len(computed) == 1
 
     # A new answer: computed again, once.
-    _submit(ctx, ann, ids[3], {"label": "b"})
-    _submit(ctx, bob, ids[3], {"label": "b"})
+    submit(ctx, ann, ids[3], {"label": "b"})
+    submit(ctx, bob, ids[3], {"label": "b"})
     second = agreement.project_agreement(ctx.db, pid)
     assert agreement.project_agreement(ctx.db, pid) == second
     assert len(computed) == 2 and (second.items, second.answers) == (4, 8)
@@ -90,7 +64,7 @@ def test_agreement_is_computed_once_per_change_not_per_view(ctx: Any, computed: 
     assert kappa_before_edit == pytest.approx(0.5, abs=1e-4)
 
     # An edit: bob changes his answer to item 3, which supersedes the old row.
-    _submit(ctx, bob, ids[2], {"label": "a"})
+    submit(ctx, bob, ids[2], {"label": "a"})
     third = agreement.project_agreement(ctx.db, pid)
     assert agreement.project_agreement(ctx.db, pid) == third
     assert len(computed) == 3
@@ -119,12 +93,12 @@ def test_agreement_is_computed_once_per_change_not_per_view(ctx: Any, computed: 
 
 
 def test_projects_are_kept_apart(ctx: Any, computed: list[int]) -> None:
-    pid, ids = _project(ctx, "classify", ["a", "b"], 2, 2)
+    pid, ids = shared_project(ctx, ["a", "b"], 2, task="classify", overlap=2)
     ann, bob = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("ann", "bob"))
     other = projects.create_project(ctx.db, ann, ProjectCreate(name="other", labels=["x", "y"])).id
     for item in ids:
-        _submit(ctx, ann, item, {"label": "a"})
-        _submit(ctx, bob, item, {"label": "a"})
+        submit(ctx, ann, item, {"label": "a"})
+        submit(ctx, bob, item, {"label": "a"})
     mine, theirs = agreement.project_agreement(ctx.db, pid), agreement.project_agreement(ctx.db, other)
     assert (mine.items, theirs.items) == (2, 0)
     for _ in range(5):
@@ -139,11 +113,11 @@ def test_api_views_share_one_computation(ctx: Any, api: Any, computed: list[int]
         s.execute(update(Project).where(Project.id == pid).values(overlap=2, overlap_max=2))
     ids = items.add_items(ctx.db, pid, None, [ItemIn(text="t")], ctx.limits)
     ann, bob = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("ann", "bob"))
-    _submit(ctx, ann, ids[0], {"label": "cat"})
+    submit(ctx, ann, ids[0], {"label": "cat"})
     bodies = [api.get(f"/api/projects/{pid}/agreement") for _ in range(10)]
     assert {r.status_code for r in bodies} == {200}
     assert len(computed) == 1
-    _submit(ctx, bob, ids[0], {"label": "cat"})
+    submit(ctx, bob, ids[0], {"label": "cat"})
     body = api.get(f"/api/projects/{pid}/agreement").json()
     assert body["answers"] == 2 and body["krippendorff_alpha_items"] is None
     assert len(computed) == 2
@@ -160,12 +134,12 @@ def _label_sets(n_labels: int, n_items: int, seed: int) -> list[list[list[str]]]
 
 def test_masi_alpha_is_sampled_past_the_cap_and_says_so(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     labels = [f"l{j}" for j in range(8)]
-    pid, ids = _project(ctx, "multilabel", labels, 40, 2)
+    pid, ids = shared_project(ctx, labels, 40, task="multilabel", overlap=2)
     ann, bob = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("ann", "bob"))
     given = _label_sets(8, 40, seed=3)
     for item, (a, b) in zip(ids, given, strict=True):
-        _submit(ctx, ann, item, {"labels": a})
-        _submit(ctx, bob, item, {"labels": b})
+        submit(ctx, ann, item, {"labels": a})
+        submit(ctx, bob, item, {"labels": b})
     everything = agreement.project_agreement(ctx.db, pid)
     assert everything.krippendorff_alpha_items is None and everything.items == 40
     distinct = {frozenset(s) for pair in given for s in pair}

@@ -3,45 +3,25 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
-from sqlalchemy import update
 
-from hitloop.db.tables import Project, Suggestion
+from hitloop.db.tables import Suggestion
 from hitloop.errors import InputError, NotFoundError
-from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate
-from hitloop.services import agreement, annotations, auth, consensus, items, projects
+from hitloop.schemas import ProjectCreate
+from hitloop.services import agreement, auth, consensus, projects
+from tests.agreement_setup import shared_project, submit
 
 LABELS = ["a", "b", "c"]
-
-
-def _project(ctx: Any, n_items: int, overlap: int) -> tuple[int, list[int]]:
-    owner = auth.create_user(ctx.db, "owner", "owner-password")
-    project = projects.create_project(ctx.db, owner.id, ProjectCreate(name="agree", labels=LABELS))
-    with ctx.db.write() as s:
-        s.execute(
-            update(Project).where(Project.id == project.id).values(overlap=overlap, overlap_max=overlap)
-        )
-    ids = items.add_items(
-        ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(n_items)], ctx.limits
-    )
-    return project.id, ids
-
-
-def _answer(ctx: Any, user_id: int, item_id: int, label: str) -> None:
-    annotations.submit(
-        ctx.db, user_id, item_id, AnnotationIn(value={"label": label}, client_key=uuid.uuid4().hex)
-    )
 
 
 @pytest.fixture
 def crowd(ctx: Any) -> dict[str, Any]:
     """30 items, 4 annotators each answering every item: two careful, one sloppy, one adversarial."""
-    project_id, ids = _project(ctx, 30, 4)
+    project_id, ids = shared_project(ctx, LABELS, 30, overlap=4)
     rng = np.random.default_rng(0)
     truth = [LABELS[i % 3] for i in range(30)]
     accuracy = {"ann": 0.95, "ben": 0.9, "cy": 0.6, "dee": 0.35}
@@ -52,7 +32,7 @@ def crowd(ctx: Any) -> dict[str, Any]:
         for item, right in zip(ids, truth, strict=True):
             label = right if rng.random() < acc else rng.choice([x for x in LABELS if x != right])
             given[name].append(str(label))
-            _answer(ctx, user.id, item, str(label))
+            submit(ctx, user.id, item, {"label": str(label)})
     return {"project": project_id, "items": ids, "truth": truth, "given": given}
 
 
@@ -72,13 +52,13 @@ def test_agreement_matches_reference_implementations(ctx: Any, crowd: dict[str, 
 
 
 def test_perfect_agreement_is_one_and_too_little_data_is_none(ctx: Any) -> None:
-    project_id, ids = _project(ctx, 4, 2)
+    project_id, ids = shared_project(ctx, LABELS, 4, overlap=2)
     u1, u2 = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("u1", "u2"))
     empty = agreement.project_agreement(ctx.db, project_id)
     assert (empty.items, empty.fleiss_kappa, empty.pairs) == (0, None, [])
     for item, label in zip(ids, ["a", "b", "c", "a"], strict=True):
-        _answer(ctx, u1, item, label)
-        _answer(ctx, u2, item, label)
+        submit(ctx, u1, item, {"label": label})
+        submit(ctx, u2, item, {"label": label})
     out = agreement.project_agreement(ctx.db, project_id)
     assert out.fleiss_kappa == 1.0 and out.krippendorff_alpha == 1.0
     assert out.pairs[0].kappa == 1.0
@@ -98,11 +78,11 @@ def test_consensus_recovers_the_truth_and_ranks_annotators(ctx: Any, crowd: dict
 
 
 def test_small_projects_use_majority_vote_and_the_setting_is_kept(ctx: Any) -> None:
-    project_id, ids = _project(ctx, 3, 2)
+    project_id, ids = shared_project(ctx, LABELS, 3, overlap=2)
     u1, u2 = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("u1", "u2"))
     for item in ids:
-        _answer(ctx, u1, item, "a")
-        _answer(ctx, u2, item, "b" if item == ids[0] else "a")
+        submit(ctx, u1, item, {"label": "a"})
+        submit(ctx, u2, item, {"label": "b" if item == ids[0] else "a"})
     assert consensus.consensus(ctx.db, project_id).method == "majority-vote"
     consensus.set_method(ctx.db, u1, project_id, "one-coin-dawid-skene")
     assert consensus.consensus(ctx.db, project_id).method == "one-coin-dawid-skene"
@@ -113,11 +93,11 @@ def test_small_projects_use_majority_vote_and_the_setting_is_kept(ctx: Any) -> N
 
 
 def test_model_assisted_consensus_uses_suggestions(ctx: Any) -> None:
-    project_id, ids = _project(ctx, 3, 2)
+    project_id, ids = shared_project(ctx, LABELS, 3, overlap=2)
     u1, u2 = (auth.create_user(ctx.db, n, f"{n}-password").id for n in ("u1", "u2"))
     for item in ids:
-        _answer(ctx, u1, item, "a")
-        _answer(ctx, u2, item, "b")
+        submit(ctx, u1, item, {"label": "a"})
+        submit(ctx, u2, item, {"label": "b"})
     with pytest.raises(InputError, match="probabilities") as info:
         consensus.consensus(ctx.db, project_id, method="model-assisted")
     assert info.value.field == "method"
@@ -140,7 +120,7 @@ def test_model_assisted_consensus_uses_suggestions(ctx: Any) -> None:
 
 @pytest.mark.parametrize(("method", "field"), [("dawid", "method"), ("", "method")], ids=["unknown", "empty"])
 def test_bad_methods_are_refused(ctx: Any, method: str, field: str) -> None:
-    project_id, _ = _project(ctx, 1, 1)
+    project_id, _ = shared_project(ctx, LABELS, 1, overlap=1)
     with pytest.raises(InputError) as info:
         consensus.set_method(ctx.db, None, project_id, method or "nope")
     assert info.value.field == field
@@ -178,14 +158,8 @@ def _people(ctx: Any, *names: str) -> list[int]:
 
 
 def test_multilabel_agreement_by_hand(ctx: Any) -> None:
-    owner = auth.create_user(ctx.db, "owner", "owner-password")
-    project = projects.create_project(
-        ctx.db, owner.id, ProjectCreate(name="m", task="multilabel", labels=["a", "b", "c"])
-    )
-    with ctx.db.write() as s:
-        s.execute(update(Project).where(Project.id == project.id).values(overlap=2, overlap_max=2))
-    ids = items.add_items(ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(3)], ctx.limits)
-    empty = agreement.project_agreement(ctx.db, project.id)
+    project_id, ids = shared_project(ctx, ["a", "b", "c"], 3, task="multilabel")
+    empty = agreement.project_agreement(ctx.db, project_id)
     assert (empty.task, empty.items, empty.krippendorff_alpha, empty.alpha_distance) == (
         "multilabel",
         0,
@@ -196,10 +170,8 @@ def test_multilabel_agreement_by_hand(ctx: Any) -> None:
     given = {ann: [["a"], ["a", "b"], ["b"]], bob: [["a"], ["a"], ["b"]]}
     for user, chosen in given.items():
         for item, labels in zip(ids, chosen, strict=True):
-            annotations.submit(
-                ctx.db, user, item, AnnotationIn(value={"labels": labels}, client_key=uuid.uuid4().hex)
-            )
-    out = agreement.project_agreement(ctx.db, project.id)
+            submit(ctx, user, item, {"labels": labels})
+    out = agreement.project_agreement(ctx.db, project_id)
     assert (out.task, out.items, out.answers, out.annotators) == ("multilabel", 3, 6, ["ann", "bob"])
     # MASI: {a,b} vs {a} is 1 - 1/2 * 2/3 = 2/3, the only disagreement: alpha = 9/14 (see test_agreement)
     assert out.krippendorff_alpha == pytest.approx(9 / 14, abs=1e-4)
@@ -218,18 +190,12 @@ def test_multilabel_agreement_by_hand(ctx: Any) -> None:
 
 
 def test_rating_scales_get_interval_alpha(ctx: Any) -> None:
-    owner = auth.create_user(ctx.db, "owner", "owner-password")
-    project = projects.create_project(
-        ctx.db, owner.id, ProjectCreate(name="r", labels=["1", "2", "3", "4", "5"])
-    )
-    with ctx.db.write() as s:
-        s.execute(update(Project).where(Project.id == project.id).values(overlap=2, overlap_max=2))
-    ids = items.add_items(ctx.db, project.id, None, [ItemIn(text=f"t{i}") for i in range(3)], ctx.limits)
+    project_id, ids = shared_project(ctx, ["1", "2", "3", "4", "5"], 3)
     ann, bob = _people(ctx, "ann", "bob")
     for user, ratings in ((ann, ["1", "3", "5"]), (bob, ["2", "3", "4"])):
         for item, rating in zip(ids, ratings, strict=True):
-            _answer(ctx, user, item, rating)
-    out = agreement.project_agreement(ctx.db, project.id)
+            submit(ctx, user, item, {"label": rating})
+    out = agreement.project_agreement(ctx.db, project_id)
     # off by one twice: interval alpha = 1 - 4 / (120 / 5) = 5/6; nominal alpha = 1 - 4 / (28 / 5) = 2/7
     assert out.krippendorff_alpha_interval == pytest.approx(5 / 6, abs=1e-4)
     assert out.krippendorff_alpha == pytest.approx(2 / 7, abs=1e-4)
