@@ -139,6 +139,26 @@ _TAKE_PG = Statement(
 )
 
 
+def _check_access(project: Any, project_id: int, caller: CurrentUser | None) -> None:
+    """Refuse a caller whose role has no queue (API calls); a paused member is refused either way."""
+    if caller is not None or project.paused_at is not None:
+        policy.check_queue_access(caller, project_id, project.role, project.paused_at, project.pause_reason)
+
+
+def _per_person(project: Any) -> bool:
+    """Several answers per item, or gold items mixed in: per-person leases (services/overlap.py)."""
+    return bool(project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0)
+
+
+def _sweep_due(db: Database, project_id: int, now: float) -> bool:
+    """True at most once a second per project and process: time to sweep expired leases."""
+    due = db.memo.setdefault("sweep_due", {})
+    if due.get(project_id, 0.0) > now:
+        return False
+    due[project_id] = now + SWEEP_INTERVAL_S
+    return True
+
+
 def _ids(ids: Sequence[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)
 
@@ -177,17 +197,11 @@ def next_items(
             project = _PROJECT.run(conn, {"p": project_id, "u": user_id}).first()
             if project is None:
                 raise NotFoundError(f"project {project_id} not found", field="project_id")
-            if caller is not None or project.paused_at is not None:
-                policy.check_queue_access(
-                    caller, project_id, project.role, project.paused_at, project.pause_reason
-                )
-        due = db.memo.setdefault("sweep_due", {})
-        sweep = due.get(project_id, 0.0) <= now
+            _check_access(project, project_id, caller)
+        sweep = _sweep_due(db, project_id, now)
         if sweep:
-            due[project_id] = now + SWEEP_INTERVAL_S
             _SWEEP.run(conn, {"p": project_id, "now": now})
-        if project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0:
-            # Several answers per item, or gold items mixed in: per-person leases.
+        if _per_person(project):
             rows = overlap.general_next(
                 conn,
                 project_id,
@@ -251,16 +265,11 @@ def _next_pg(
         if not rows:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
         project = rows[0]
-        if caller is not None or project.paused_at is not None:
-            policy.check_queue_access(
-                caller, project_id, project.role, project.paused_at, project.pause_reason
-            )
-        if project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0:
+        _check_access(project, project_id, caller)
+        if _per_person(project):
             return None, project
         held = [r for r in rows if r.id is not None]
-        due = db.memo.setdefault("sweep_due", {})
-        if due.get(project_id, 0.0) <= now:
-            due[project_id] = now + SWEEP_INTERVAL_S
+        if _sweep_due(db, project_id, now):
             _SWEEP.run(conn, {"p": project_id, "now": now})
             held = [r for r in held if r.lease_until >= now]  # the rest went back to the queue
         out = [r for r in held if r.id not in have][:count]
@@ -292,7 +301,7 @@ def release_items(db: Database, project_id: int, user_id: int, item_ids: Sequenc
     with db.driver_write() as conn:
         project = _PROJECT.run(conn, {"p": project_id, "u": user_id}).first()
         released = 0
-        if project is not None and (project.overlap > 1 or project.overlap_max > 1 or project.gold_rate > 0):
+        if project is not None and _per_person(project):
             released = overlap.release_leases(conn, project_id, user_id, item_ids, project.overlap)
     with db.write() as s:
         result = s.execute(

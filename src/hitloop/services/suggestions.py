@@ -11,7 +11,7 @@ from hitloop.schemas import ItemOut, SuggestionOut
 __all__ = ["attach_suggestions", "suggestion_out"]
 
 _SUGGESTION = Statement(
-    "SELECT item_id, model_version_id, value, label, confidence, explanation FROM suggestions"
+    "SELECT model_version_id, value, label, confidence, explanation FROM suggestions"
     " WHERE item_id = :i"
 )
 
@@ -35,14 +35,8 @@ def attach_suggestions(conn: DriverConnection, items: list[ItemOut]) -> list[Ite
     One fixed statement (prepared once, cached by the driver) rather than an
     ``IN`` list whose text changes with every batch.
     """
-    if not items:
-        return items
-    rows = [row for item in items if (row := _SUGGESTION.run(conn, {"i": item.id}).first()) is not None]
-    if not rows:
-        return items
-    by_item = {r.item_id: r for r in rows}
     for item in items:
-        r = by_item.get(item.id)
+        r = _SUGGESTION.run(conn, {"i": item.id}).first()
         if r is not None:
             item.suggestion = suggestion_out(
                 r.model_version_id, r.value, r.label, r.confidence, r.explanation
