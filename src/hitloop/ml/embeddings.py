@@ -14,13 +14,13 @@ from typing import Any, Self
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from hitloop.ml.featurizers import Featurizer, as_texts
+from hitloop.ml.featurizers import PackagedModelFeaturizer, as_texts
 from hitloop.ml.linalg import Features
 
 __all__ = ["MiniLmEmbedding"]
 
 
-class MiniLmEmbedding(Featurizer):
+class MiniLmEmbedding(PackagedModelFeaturizer):
     """384-dimensional sentence embeddings (mean-pooled MiniLM-L6, unit length), float32.
 
     Parameters
@@ -74,9 +74,7 @@ class MiniLmEmbedding(Featurizer):
             return np.empty((0, 384), dtype=np.float32)
         import torch
 
-        model = self.__dict__.get("model_")
-        if model is None:
-            model = self.model_ = self._load()
+        model = self._model()
         previous = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
@@ -87,9 +85,3 @@ class MiniLmEmbedding(Featurizer):
         finally:
             torch.set_num_threads(previous)
         return np.asarray(vectors, dtype=np.float32)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The model (90 MB) is read from the package again, not stored with every project's features.
-        state = dict(super().__getstate__())
-        state.pop("model_", None)
-        return state

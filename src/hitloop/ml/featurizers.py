@@ -23,7 +23,15 @@ from sklearn.utils.validation import check_is_fitted
 from hitloop.ml.hog import hog
 from hitloop.ml.linalg import Features, normalized_rows
 
-__all__ = ["Featurizer", "ImageHog", "ImagePixels", "StackedFeatures", "TextTfidf", "WordLlamaEmbedding"]
+__all__ = [
+    "Featurizer",
+    "ImageHog",
+    "ImagePixels",
+    "PackagedModelFeaturizer",
+    "StackedFeatures",
+    "TextTfidf",
+    "WordLlamaEmbedding",
+]
 
 
 class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -37,6 +45,28 @@ class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def transform(self, X: Any) -> Features:
         raise NotImplementedError
+
+
+class PackagedModelFeaturizer(Featurizer):
+    """A featurizer whose model ships inside an installed package (``_load`` reads it from there).
+
+    The model (``model_``) is not pickled: a copy read back (the feature
+    store, a Dask worker) loads it from the package again on first use.
+    """
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def _model(self) -> Any:
+        model = self.__dict__.get("model_")
+        if model is None:
+            model = self.model_ = self._load()
+        return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("model_", None)
+        return state
 
 
 def as_texts(X: Any) -> list[str]:
@@ -292,7 +322,7 @@ class StackedFeatures(Featurizer):
         return np.hstack([np.asarray(b) * w for b, w in zip(blocks, weights, strict=True)])
 
 
-class WordLlamaEmbedding(Featurizer):
+class WordLlamaEmbedding(PackagedModelFeaturizer):
     """Static sentence embeddings from the ``wordllama`` package (weights ship inside it).
 
     ``pip install wordllama``. Nothing is downloaded; the tokenizer and
@@ -337,12 +367,4 @@ class WordLlamaEmbedding(Featurizer):
         texts = as_texts(X)
         if not texts:
             return np.empty((0, self.n_features_out_))
-        model = self.__dict__.get("model_")
-        if model is None:
-            model = self.model_ = self._load()
-        return np.asarray(model.embed(texts), dtype=np.float64)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state.pop("model_", None)
-        return state
+        return np.asarray(self._model().embed(texts), dtype=np.float64)
