@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,7 +289,7 @@ def _write(
     explanations: dict[int, dict[str, Any] | None],
     unlabeled: NDArray[np.intp],
     priority: NDArray[np.float64],
-    stop_tail: Any = None,
+    stop_tail: Callable[[], bool] | None = None,
 ) -> tuple[float | None, int]:
     """Write priorities and suggestions, head of the queue first; returns ``changed`` and rows written."""
     db: Database = ctx.db
@@ -296,7 +297,7 @@ def _write(
     changed: float | None = None
     classes = [str(c) for c in learner.classes_] if P is not None else []
     best = np.argmax(P, axis=1) if P is not None else None
-    if P is not None and best is not None:
+    if best is not None:
         with db.driver_read() as conn:
             cursor = conn.raw.cursor()
             cursor.execute(_PREVIOUS.render(conn.dialect), {"p": project_id})
