@@ -282,6 +282,18 @@ def _membership(membership: npt.ArrayLike | sp.spmatrix) -> sp.csr_matrix:
     return b
 
 
+def _label_set_answers(
+    answers: npt.ArrayLike, membership: npt.ArrayLike | sp.spmatrix
+) -> tuple[AnswerTable, sp.csr_matrix]:
+    """Checked ``item, worker, set`` answers (one per worker and item) and their set membership."""
+    t = check_answers(answers)
+    _check_unique(t)
+    b = _membership(membership)
+    if t.label.max() >= b.shape[0]:
+        raise ValueError(f"set code {int(t.label.max())} has no row in membership ({b.shape[0]} rows)")
+    return t, b
+
+
 def _masi_rows(b: sp.csr_matrix, left: IntArray, right: IntArray, sizes: FloatArray) -> FloatArray:
     """MASI distance between the sets ``left[i]`` and ``right[i]`` (rows of membership ``b``)."""
     inter = np.asarray(b[left].multiply(b[right]).sum(axis=1)).ravel()
@@ -313,11 +325,7 @@ def krippendorff_alpha_masi(answers: npt.ArrayLike, membership: npt.ArrayLike | 
     membership : array-like or sparse matrix of 0/1, shape (n_sets, n_labels)
         Row ``s`` marks the labels in set ``s``.
     """
-    t = check_answers(answers)
-    _check_unique(t)
-    b = _membership(membership)
-    if t.label.max() >= b.shape[0]:
-        raise ValueError(f"set code {int(t.label.max())} has no row in membership ({b.shape[0]} rows)")
+    t, b = _label_set_answers(answers, membership)
     per_item = np.bincount(t.item, minlength=t.n_items)
     keep = per_item[t.item] >= 2
     item, code = t.item[keep], t.label[keep]
@@ -499,11 +507,7 @@ def pooled_pairwise_kappa(
     PairwiseAgreement
         ``n_shared`` counts shared items (each holds ``n_labels`` decisions).
     """
-    t = check_answers(answers)
-    _check_unique(t)
-    b = _membership(membership)
-    if t.label.max() >= b.shape[0]:
-        raise ValueError(f"set code {int(t.label.max())} has no row in membership ({b.shape[0]} rows)")
+    t, b = _label_set_answers(answers, membership)
     w, n_labels = t.n_workers, b.shape[1]
     ones = np.ones(t.n_answers)
     answered = sp.csr_matrix((ones, (t.worker, t.item)), shape=(w, t.n_items))
