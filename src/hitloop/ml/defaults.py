@@ -45,7 +45,7 @@ def _installed(module: str) -> bool:
 
 
 def auto_text_featurizer() -> str:
-    """The best text stack this install can build: MiniLM + TF-IDF, else wordllama + TF-IDF, else TF-IDF.
+    """The best text stack this install can build: MiniLM + TF-IDF, else TF-IDF (never wordllama).
 
     Measured in docs/benchmarks.md (text label efficiency with sentence
     embeddings). Only looks for the packages; nothing is loaded or downloaded.
