@@ -142,28 +142,16 @@ def add_items(
         return ids
 
 
-def _store_image(
-    store: MediaStore, s: Any, data: bytes, name: str, limits: ItemLimits, line: int | None = None
-) -> str:
-    from hitloop.formats.images import check_image
-
+def _check_size(data: bytes, name: str, limits: ItemLimits) -> None:
     if len(data) > limits.max_upload_bytes:
-        raise PayloadTooLargeError(
-            f"file is larger than {limits.max_upload_bytes} bytes", file=name, line=line
-        )
-    info = check_image(data, max_pixels=limits.max_image_pixels, name=name)
+        raise PayloadTooLargeError(f"file is larger than {limits.max_upload_bytes} bytes", file=name)
+
+
+def _store_upload(store: MediaStore, s: Any, data: bytes, content_type: str, **columns: Any) -> str:
+    """Store one checked upload's bytes and its media row (``columns``: width and height, or duration)."""
     sha = store.put(data)
     if s.get(Media, sha) is None:
-        s.add(
-            Media(
-                sha256=sha,
-                content_type=info.content_type,
-                size=len(data),
-                width=info.width,
-                height=info.height,
-                created_at=time.time(),
-            )
-        )
+        s.add(Media(sha256=sha, content_type=content_type, size=len(data), created_at=time.time(), **columns))
         s.flush()
     return sha
 
@@ -204,45 +192,16 @@ def add_image(
     meta: dict[str, Any] | None = None,
 ) -> int:
     """Add one uploaded image as an item. ``filename`` is kept as metadata only."""
+    from hitloop.formats.images import check_image
+
     with db.write() as s:
         project = _project(s, project_id)
         if project.modality != Modality.IMAGE.value:
             raise InputError(f"project {project_id} holds {project.modality} items, not images", field="file")
-        sha = _store_image(store, s, data, filename, limits)
+        _check_size(data, filename, limits)
+        info = check_image(data, max_pixels=limits.max_image_pixels, name=filename)
+        sha = _store_upload(store, s, data, info.content_type, width=info.width, height=info.height)
         return _insert_upload(s, project_id, user_id, sha, filename, meta)
-
-
-def _store_audio(
-    store: MediaStore,
-    s: Any,
-    data: bytes,
-    name: str,
-    limits: ItemLimits,
-    line: int | None = None,
-    checked: AudioInfo | None = None,
-) -> str:
-    from hitloop.formats.audio import check_audio
-    from hitloop.media.audio import write_peaks
-
-    if len(data) > limits.max_upload_bytes:
-        raise PayloadTooLargeError(
-            f"file is larger than {limits.max_upload_bytes} bytes", file=name, line=line
-        )
-    info = checked or check_audio(data, max_seconds=limits.max_audio_seconds, name=name)
-    sha = store.put(data)
-    write_peaks(store, sha, info.peaks)
-    if s.get(Media, sha) is None:
-        s.add(
-            Media(
-                sha256=sha,
-                content_type=info.content_type,
-                size=len(data),
-                duration=info.duration,
-                created_at=time.time(),
-            )
-        )
-        s.flush()
-    return sha
 
 
 def add_audio(
@@ -262,6 +221,8 @@ def add_audio(
     very bytes (an upload route checks every file before storing any); without
     it the recording is decoded here, before the write transaction starts.
     """
+    from hitloop.media.audio import write_peaks
+
     if checked is None:
         from hitloop.formats.audio import check_audio
 
@@ -270,7 +231,9 @@ def add_audio(
         project = _project(s, project_id)
         if project.modality != Modality.AUDIO.value:
             raise InputError(f"project {project_id} holds {project.modality} items, not audio", field="file")
-        sha = _store_audio(store, s, data, filename, limits, checked=checked)
+        _check_size(data, filename, limits)
+        sha = _store_upload(store, s, data, checked.content_type, duration=checked.duration)
+        write_peaks(store, sha, checked.peaks)
         return _insert_upload(s, project_id, user_id, sha, filename, None)
 
 
