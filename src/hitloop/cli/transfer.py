@@ -14,9 +14,9 @@ from hitloop.cli.progress import progress_bar
 from hitloop.errors import InputError
 from hitloop.formats import (
     FORMATS,
+    IMAGE_EXTENSIONS,
     count_records,
     detect_format,
-    list_images,
     open_reader,
 )
 from hitloop.formats.audio import AUDIO_EXTENSIONS
@@ -114,10 +114,7 @@ def import_items(
                 fields["image_field"] = audio_field if is_audio else image_field
             else:
                 fields["text_field"] = text_field
-        if kind == "folder" and is_audio:
-            total = len(list_images(path, extensions=AUDIO_EXTENSIONS))
-        else:
-            total = count_records(path, kind)
+        total = count_records(path, kind, extensions=AUDIO_EXTENSIONS if is_audio else IMAGE_EXTENSIONS)
         with progress_bar(total, unit="items", quiet=quiet) as bar:
             result = items.import_records(
                 ctx.db,

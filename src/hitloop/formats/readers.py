@@ -9,7 +9,7 @@ from typing import Any
 from hitloop.errors import InputError
 from hitloop.formats.arrow import require_pyarrow
 from hitloop.formats.csvfile import read_csv
-from hitloop.formats.folder import list_images, read_image_folder
+from hitloop.formats.folder import IMAGE_EXTENSIONS, list_images, read_image_folder
 from hitloop.formats.jsonl import read_jsonl
 from hitloop.formats.parquet import read_parquet
 from hitloop.formats.records import ItemRecord
@@ -69,16 +69,18 @@ def open_reader(path: StrPath, *, format: str | None = None, **kwargs: Any) -> I
     return FORMATS[detect_format(path, format)](path, **kwargs)
 
 
-def count_records(path: StrPath, format: str | None = None) -> int:
+def count_records(
+    path: StrPath, format: str | None = None, *, extensions: frozenset[str] = IMAGE_EXTENSIONS
+) -> int:
     """A quick estimate of the record count, for progress bars.
 
     JSONL counts lines (blank ones too), CSV lines minus the header (a quoted
     newline counts extra), Parquet reads the row count from the footer, and a
-    folder counts its image files.
+    folder counts its image files (or its files with ``extensions``).
     """
     kind = detect_format(path, format)
     if kind == "folder":
-        return len(list_images(path))
+        return len(list_images(path, extensions=extensions))
     if kind == "parquet":
         pa, pq = require_pyarrow()
         try:
