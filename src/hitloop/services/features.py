@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 CHUNK = 5_000
-FIT_SAMPLE_IMAGES = 500
+MEDIA_CHUNK = CHUNK // 10  # decoded images and recordings are far larger than texts
+FIT_SAMPLE_MEDIA = 500
 
 
 @dataclass(frozen=True)
@@ -217,24 +218,23 @@ def featurize(ctx: JobContext, project_id: int) -> FeatureBundle:
             (featurizer, texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)
         ]
         transform = _transform_texts
-    elif project.modality == "image":
+    elif project.modality in ("image", "audio"):
         store = MediaStore(ctx.settings.media_dir)
         paths = [str(store.path_for(r.media_sha256)) for r in rows]
-        sample = [_read_image(Path(p)) for p in paths[:FIT_SAMPLE_IMAGES]]
-        shapes = {a.shape for a in sample}
-        if len(shapes) > 1 and "size" in featurizer.get_params() and featurizer.get_params()["size"] is None:
-            featurizer.set_params(size=(64, 64))  # mixed sizes: compare images at one size
+        sample: list[Any]
+        if project.modality == "image":
+            sample = [_read_image(Path(p)) for p in paths[:FIT_SAMPLE_MEDIA]]
+            shapes = {a.shape for a in sample}
+            params = featurizer.get_params()
+            if len(shapes) > 1 and "size" in params and params["size"] is None:
+                featurizer.set_params(size=(64, 64))  # mixed sizes: compare images at one size
+            transform = _transform_images
+        else:
+            rate = int(featurizer.get_params().get("samplerate", 16_000))
+            sample = [_read_audio(Path(p), rate) for p in paths[:FIT_SAMPLE_MEDIA]]
+            transform = _transform_audio
         featurizer.fit(sample)
-        image_chunk = CHUNK // 10
-        chunks = [(featurizer, paths[i : i + image_chunk]) for i in range(0, len(paths), image_chunk)]
-        transform = _transform_images
-    elif project.modality == "audio":
-        store = MediaStore(ctx.settings.media_dir)
-        paths = [str(store.path_for(r.media_sha256)) for r in rows]
-        rate = int(featurizer.get_params().get("samplerate", 16_000))
-        featurizer.fit([_read_audio(Path(p), rate) for p in paths[:FIT_SAMPLE_IMAGES]])
-        chunks = [(featurizer, paths[i : i + CHUNK // 10]) for i in range(0, len(paths), CHUNK // 10)]
-        transform = _transform_audio
+        chunks = [(featurizer, paths[i : i + MEDIA_CHUNK]) for i in range(0, len(paths), MEDIA_CHUNK)]
     else:
         raise InputError(f"no featurizer for {project.modality} items yet", field="modality")
     ctx.progress(0.2, f"transforming {len(rows)} items in {len(chunks)} chunks", force=True)
