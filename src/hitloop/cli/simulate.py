@@ -20,6 +20,7 @@ from hitloop.cli.progress import progress_bar
 from hitloop.cli.simulate_report import SimulationReport
 from hitloop.errors import InputError
 from hitloop.formats import detect_format, open_reader
+from hitloop.ml.audio import featurizer_samplerate
 from hitloop.ml.defaults import TEXT_FEATURIZERS, default_featurizer, default_learner, text_featurizer
 from hitloop.ml.simulate import SimulationResult, simulate
 from hitloop.ml.strategies import DEFAULT_STRATEGY
@@ -76,14 +77,16 @@ def _load_images(path: Path, entries: list[tuple[Path, int]], field: str) -> lis
     return images
 
 
-def _load_audio(path: Path, entries: list[tuple[Path, int]], field: str) -> list[NDArray[np.float32]]:
-    """Decode every recording to mono at the audio featurizer's rate (16 kHz)."""
+def _load_audio(
+    path: Path, entries: list[tuple[Path, int]], field: str, rate: int
+) -> list[NDArray[np.float32]]:
+    """Decode every recording to mono at ``rate`` (the featurizer's, as the loop does)."""
     from hitloop.formats.audio import decode_audio
 
     clips = []
     for audio_path, line in entries:
         try:
-            clips.append(decode_audio(audio_path, samplerate=16_000)[0])
+            clips.append(decode_audio(audio_path, samplerate=rate)[0])
         except (ImportError, OSError, RuntimeError, ValueError) as exc:
             raise InputError(
                 f"cannot read the recording {audio_path}: {exc}", file=str(path), line=line, field=field
@@ -316,7 +319,7 @@ def simulate_command(
             file=str(data),
         )
     if modality == "audio":
-        raw: Any = _load_audio(data, items, text_field)
+        raw: Any = _load_audio(data, items, text_field, featurizer_samplerate(featurizer))
     else:
         raw = items if modality == "text" else _load_images(data, items, text_field)
     if modality == "image":

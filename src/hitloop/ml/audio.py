@@ -27,7 +27,14 @@ from sklearn.utils.validation import check_is_fitted
 from hitloop.ml.featurizers import Featurizer
 from hitloop.ml.linalg import Features
 
-__all__ = ["AudioMfcc", "mfcc"]
+__all__ = ["DEFAULT_SAMPLERATE", "AudioMfcc", "featurizer_samplerate", "mfcc"]
+
+DEFAULT_SAMPLERATE = 16_000
+
+
+def featurizer_samplerate(featurizer: Any) -> int:
+    """The rate to decode recordings at for ``featurizer``: its ``samplerate`` parameter, else 16 kHz."""
+    return int(featurizer.get_params().get("samplerate", DEFAULT_SAMPLERATE))
 
 
 def _hz_to_mel(hz: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -146,7 +153,7 @@ class AudioMfcc(Featurizer):
 
     def __init__(
         self,
-        samplerate: int = 16_000,
+        samplerate: int = DEFAULT_SAMPLERATE,
         n_mfcc: int = 16,
         n_mels: int = 26,
         fmax: float | None = 4000.0,

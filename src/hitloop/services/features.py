@@ -30,6 +30,7 @@ from hitloop.db.tables import Item, Project
 from hitloop.errors import InputError, NotFoundError
 from hitloop.jobs import JobContext
 from hitloop.media.store import MediaStore
+from hitloop.ml.audio import featurizer_samplerate
 from hitloop.ml.defaults import default_featurizer
 from hitloop.settings import Settings
 from hitloop.types import ItemState
@@ -180,7 +181,7 @@ def _transform_images(args: tuple[Any, list[str]]) -> Any:
 
 def _transform_audio(args: tuple[Any, list[str]]) -> Any:
     featurizer, paths = args
-    rate = int(featurizer.get_params().get("samplerate", 16_000))
+    rate = featurizer_samplerate(featurizer)
     return featurizer.transform([_read_audio(Path(p), rate) for p in paths])
 
 
@@ -230,7 +231,7 @@ def featurize(ctx: JobContext, project_id: int) -> FeatureBundle:
                 featurizer.set_params(size=(64, 64))  # mixed sizes: compare images at one size
             transform = _transform_images
         else:
-            rate = int(featurizer.get_params().get("samplerate", 16_000))
+            rate = featurizer_samplerate(featurizer)
             sample = [_read_audio(Path(p), rate) for p in paths[:FIT_SAMPLE_MEDIA]]
             transform = _transform_audio
         featurizer.fit(sample)
