@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -45,8 +45,12 @@ from hitloop.services.audit import record_event
 from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, TaskType, validate_value
 
+if TYPE_CHECKING:
+    from hitloop.media.store import MediaStore
+
 __all__ = [
     "QUEUES",
+    "QueueName",
     "anchoring",
     "annotation_project",
     "answers_of_items",
@@ -54,9 +58,11 @@ __all__ = [
     "pending_queue",
     "review_annotation",
     "review_entries",
+    "review_queue",
 ]
 
-QUEUES = ("pending", "disagreement", "label-errors")
+QueueName = Literal["pending", "disagreement", "label-errors"]
+QUEUES: tuple[QueueName, ...] = get_args(QueueName)
 ACCEPTED, REJECTED, FIXED = "accepted", "rejected", "fixed"
 
 
@@ -145,6 +151,27 @@ def pending_queue(
 
 def _key(value: Any) -> str:
     return json.dumps(json_out(value), sort_keys=True)
+
+
+def review_queue(
+    db: Database,
+    media: MediaStore,
+    project_id: int,
+    queue: QueueName,
+    reviewer_id: int,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+) -> ReviewQueue:
+    """One page of the named queue (the review API and the review page)."""
+    if queue == "pending":
+        return pending_queue(db, project_id, reviewer_id, limit=limit, offset=offset)
+    if queue == "disagreement":
+        return disagreement_queue(db, project_id, limit=limit, offset=offset)
+    # That module imports this one (review_entries), and scikit-learn.
+    from hitloop.services.label_error_queue import label_error_queue
+
+    return label_error_queue(db, media, project_id, limit=limit, offset=offset)
 
 
 def disagreement_queue(db: Database, project_id: int, *, limit: int = 20, offset: int = 0) -> ReviewQueue:

@@ -8,7 +8,7 @@ checks the CSRF token, lets the policy decide, calls one service and goes back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -19,8 +19,8 @@ from hitloop.api.deps import Ctx, IdPath
 from hitloop.errors import InputError
 from hitloop.schemas import MAX_ID, AgreementOut, AuditPage, ProjectOut, ReviewDecision, ReviewQueue
 from hitloop.services import agreement, audit, policy, projects, review
-from hitloop.services.label_error_queue import label_error_queue
 from hitloop.services.policy import Action, ProjectAccess
+from hitloop.services.review import QueueName
 from hitloop.types import TaskType
 from hitloop.web.contexts import Page
 from hitloop.web.rendering import PageRenderer
@@ -28,7 +28,6 @@ from hitloop.web.session import form_access, require_user
 
 __all__ = ["AuditView", "QualityPanel", "ReviewView", "install_review_pages", "quality_panel"]
 
-QueueName = Literal["pending", "disagreement", "label-errors"]
 QUEUE_TITLES: dict[str, str] = {
     "pending": "Not reviewed yet",
     "disagreement": "Answers disagree",
@@ -169,12 +168,9 @@ def install_review_pages(router: APIRouter) -> None:
     ) -> Response:
         access = _page_access(request, ctx, project_id, Action.REVIEW)
         project = projects.get_project(ctx.db, project_id)
-        if queue == "pending":
-            result = review.pending_queue(ctx.db, project_id, access.user.id, limit=PAGE_SIZE, offset=offset)
-        elif queue == "disagreement":
-            result = review.disagreement_queue(ctx.db, project_id, limit=PAGE_SIZE, offset=offset)
-        else:
-            result = label_error_queue(ctx.db, ctx.media, project_id, limit=PAGE_SIZE, offset=offset)
+        result = review.review_queue(
+            ctx.db, ctx.media, project_id, queue, access.user.id, limit=PAGE_SIZE, offset=offset
+        )
         page = ReviewView(
             title=f"Review · {project.name}",
             user=access.user,

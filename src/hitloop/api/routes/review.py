@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -20,7 +20,6 @@ from hitloop.schemas import (
     ReviewResult,
 )
 from hitloop.services import agreement, consensus, policy, review
-from hitloop.services.label_error_queue import label_error_queue
 
 router = APIRouter(prefix="/api", tags=["review"], responses=ERROR_RESPONSES)
 
@@ -32,16 +31,14 @@ def review_queue(
     project_id: IdPath,
     ctx: Ctx,
     access: Reviewer,
-    queue: Literal["pending", "disagreement", "label-errors"] = "pending",
+    queue: review.QueueName = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ReviewQueue:
     """A reviewer's queue: unreviewed answers, disagreeing answers, or likely label errors."""
-    if queue == "pending":
-        return review.pending_queue(ctx.db, project_id, access.user.id, limit=limit, offset=offset)
-    if queue == "disagreement":
-        return review.disagreement_queue(ctx.db, project_id, limit=limit, offset=offset)
-    return label_error_queue(ctx.db, ctx.media, project_id, limit=limit, offset=offset)
+    return review.review_queue(
+        ctx.db, ctx.media, project_id, queue, access.user.id, limit=limit, offset=offset
+    )
 
 
 @router.post("/annotations/{annotation_id}/review", response_model=ReviewResult)
