@@ -30,17 +30,15 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _browser import PASSWORD, VIEWPORT, launch, login_state, serve
 
-PASSWORD = "bench-password-1"
 RATE = 8000
 
 
@@ -64,29 +62,6 @@ def recording(minutes: float, seed: int = 0) -> bytes:
             f.write(chunk.astype(np.float32))
             written += len(chunk)
     return out.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(app: Any) -> tuple[str, Any]:
-    import httpx
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return url, server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
 
 
 def measure(page: Any, url: str, pid: int, seek_to: float) -> dict[str, float]:
@@ -165,19 +140,10 @@ def main() -> None:
         }
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-                viewport = {"width": 1280, "height": 800}
-                login = browser.new_context(viewport=viewport)
-                page = login.new_page()
-                page.goto(f"{url}/login")
-                page.get_by_label("Username").fill("bench")
-                page.get_by_label("Password").fill(PASSWORD)
-                page.get_by_label("Password").press("Enter")
-                page.wait_for_url(f"{url}/")
-                state = login.storage_state()
-                login.close()
+                browser = launch(p)
+                state = login_state(browser, url)
                 for _ in range(args.runs):
-                    context = browser.new_context(viewport=viewport, storage_state=state)
+                    context = browser.new_context(viewport=VIEWPORT, storage_state=state)
                     run = measure(context.new_page(), url, pid, seek_to=50 * 60 * args.minutes / 60)
                     results["runs"].append(run)
                     print(run, flush=True)

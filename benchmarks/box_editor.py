@@ -30,18 +30,14 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _browser import PASSWORD, VIEWPORT, launch, login_state, serve
 from PIL import Image
-
-PASSWORD = "bench-password-1"
 
 
 def photo(width: int, height: int, seed: int = 0) -> bytes:
@@ -69,12 +65,6 @@ def grid_boxes(width: int, height: int, n: int, labels: list[str]) -> list[dict[
         }
         for i in range(n)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def setup(data_dir: Path) -> tuple[Any, dict[str, int]]:
@@ -105,25 +95,6 @@ def setup(data_dir: Path) -> tuple[Any, dict[str, int]]:
             boxes._write_suggestions(ctx.db, pid, found, {"source": "bench"})
         cases[name] = pid
     return create_app(context=ctx), cases
-
-
-def serve(app: Any) -> tuple[str, Any]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    import httpx
-
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return url, server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
 
 
 _RECORD_FRAMES = """() => {
@@ -186,22 +157,13 @@ def main() -> None:
         }
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-                viewport = {"width": 1280, "height": 800}
-                login = browser.new_context(viewport=viewport)
-                page = login.new_page()
-                page.goto(f"{url}/login")
-                page.get_by_label("Username").fill("bench")
-                page.get_by_label("Password").fill(PASSWORD)
-                page.get_by_label("Password").press("Enter")
-                page.wait_for_url(f"{url}/")
-                cookies = login.storage_state()
-                login.close()
+                browser = launch(p)
+                cookies = login_state(browser, url)
                 print(f"{'case':<22} {'FCP ms':>8} {'boxes ms':>9} {'max gap ms':>11} {'p95 gap ms':>11}")
                 for name, pid in cases.items():
                     runs = []
                     for _ in range(args.runs):
-                        context = browser.new_context(viewport=viewport, storage_state=cookies)
+                        context = browser.new_context(viewport=VIEWPORT, storage_state=cookies)
                         runs.append(measure(context.new_page(), url, pid))
                         context.close()
                     summary = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
