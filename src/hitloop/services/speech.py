@@ -56,7 +56,7 @@ LOW_CONFIDENCE = 0.5
 def _audio_row(db: Database, item_id: int) -> Any:
     with db.read() as s:
         row = s.execute(
-            select(items_t.c.project_id, items_t.c.media_sha256, media_t.c.duration, media_t.c.content_type)
+            select(items_t.c.media_sha256, media_t.c.duration)
             .join(media_t, media_t.c.sha256 == items_t.c.media_sha256)
             .where(items_t.c.id == item_id, items_t.c.state != ItemState.STAGED.value)
         ).first()
@@ -138,7 +138,7 @@ def transcribe_project(
     recognizer = recognizer or PocketSphinxRecognizer()
     has_draft = exists().where(suggestions_t.c.item_id == items_t.c.id)
     query = (
-        select(items_t.c.id, items_t.c.media_sha256, media_t.c.duration)
+        select(items_t.c.id, items_t.c.media_sha256)
         .join(media_t, media_t.c.sha256 == items_t.c.media_sha256)
         .where(items_t.c.project_id == project_id, items_t.c.state != ItemState.STAGED.value)
         .order_by(items_t.c.id)
@@ -151,11 +151,13 @@ def transcribe_project(
         todo = list(s.execute(query))
     for done, row in enumerate(todo, 1):
         samples, _ = decode_audio(Path(store.path_for(row.media_sha256)), samplerate=SAMPLERATE)
-        if len(samples) / SAMPLERATE > long_s:
+        seconds = len(samples) / SAMPLERATE
+        segmented = seconds > long_s
+        if segmented:
             pieces = transcribe_long(samples, recognizer, max_segment_s=long_s)
         else:
-            pieces = [(0.0, len(samples) / SAMPLERATE, recognizer.recognize(samples))]
-        _store_draft(db, project_id, int(row.id), pieces, segmented=len(samples) / SAMPLERATE > long_s)
+            pieces = [(0.0, seconds, recognizer.recognize(samples))]
+        _store_draft(db, project_id, int(row.id), pieces, segmented=segmented)
         if progress is not None:
             progress(done, len(todo))
     if todo:
