@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
@@ -137,11 +137,6 @@ _IMAGE_SIZE = Statement(
 )
 
 
-class _Previous(NamedTuple):
-    id: int
-    skipped: bool
-
-
 def _submit(
     db: Database,
     user_id: int,
@@ -191,7 +186,7 @@ def _submit(
             value = validate_value(project.task, json_out(project.labels), body.value, image_size=size)
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
-        previous = None if project.prev_id is None else _Previous(project.prev_id, project.prev_skipped)
+        previous = project.prev_id  # the caller's current answer to this item, if any
         # Gold items and items needing several answers keep per-person leases (services/overlap.py).
         multi = item.state == ItemState.GOLD.value or overlap_service.is_multi(
             project.overlap, project.overlap_max
@@ -212,7 +207,7 @@ def _submit(
             if item.state == ItemState.DONE.value:
                 raise ConflictError(f"item {item_id} already has all the answers it needs", field="item_id")
 
-        counted_before = previous is not None and not previous.skipped
+        counted_before = previous is not None and not project.prev_skipped
         n_answers = item.n_answers - int(counted_before) + int(not body.skip)
         state = ItemState.DONE.value if n_answers >= project.overlap else ItemState.OPEN.value
         params = {
@@ -230,7 +225,7 @@ def _submit(
         if pg:
             # Insert, supersede and count in one statement (multi-answer items: see after_answer below).
             write = "insert" if multi else "count" if leased_to_other else "finish"
-            params.update(old=previous.id if previous is not None else None, n=n_answers, state=state)
+            params.update(old=previous, n=n_answers, state=state)
             new_id = _WRITE_PG[write].run(conn, params).scalar_one()
         else:
             new_id = _INSERT.run(conn, params).scalar_one()
@@ -241,7 +236,7 @@ def _submit(
 
                 record_edits(conn, new_id, item_id, item.project_id, value)
         if previous is not None and not pg:
-            _SUPERSEDE.run(conn, {"new": new_id, "old": previous.id})
+            _SUPERSEDE.run(conn, {"new": new_id, "old": previous})
         if multi:
             overlap_service.after_answer(
                 conn, item, user_id, n_answers, overlap=project.overlap, overlap_max=project.overlap_max
