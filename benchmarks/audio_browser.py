@@ -64,7 +64,13 @@ def recording(minutes: float, seed: int = 0) -> bytes:
     return out.getvalue()
 
 
-def measure(page: Any, url: str, pid: int, seek_to: float) -> dict[str, float]:
+def length_label(minutes: float) -> str:
+    """The whole length as the player's clock shows it (audio.js clock()): 1:00:00 for 60 minutes."""
+    h, m = divmod(round(minutes), 60)
+    return f"{h}:{m:02d}:00" if h else f"{m}:00"
+
+
+def measure(page: Any, url: str, pid: int, seek_to: float, minutes: float) -> dict[str, float]:
     fetched: list[str] = []
 
     def on_response(response: Any) -> None:
@@ -76,7 +82,7 @@ def measure(page: Any, url: str, pid: int, seek_to: float) -> dict[str, float]:
     page.wait_for_function(
         "() => { const a = document.querySelector('.audio-player audio');"
         " const t = document.querySelector('.audio-time');"
-        " return a && a.readyState >= 1 && t && t.textContent.includes('/ 1:00:00'); }",
+        f" return a && a.readyState >= 1 && t && t.textContent.includes('/ {length_label(minutes)}'); }}",
         timeout=120_000,
     )
     ready = page.evaluate("() => performance.now()")
@@ -144,7 +150,13 @@ def main() -> None:
                 state = login_state(browser, url)
                 for _ in range(args.runs):
                     context = browser.new_context(viewport=VIEWPORT, storage_state=state)
-                    run = measure(context.new_page(), url, pid, seek_to=50 * 60 * args.minutes / 60)
+                    run = measure(
+                        context.new_page(),
+                        url,
+                        pid,
+                        seek_to=50 * 60 * args.minutes / 60,
+                        minutes=args.minutes,
+                    )
                     results["runs"].append(run)
                     print(run, flush=True)
                     context.close()
