@@ -36,6 +36,7 @@ from hitloop.types import ItemState, Modality, TaskType, validate_value
 
 if TYPE_CHECKING:
     from hitloop.formats.audio import AudioInfo
+    from hitloop.formats.images import ImageInfo
 
 __all__ = [
     "ItemLimits",
@@ -190,8 +191,14 @@ def add_image(
     filename: str,
     limits: ItemLimits,
     meta: dict[str, Any] | None = None,
+    checked: ImageInfo | None = None,
 ) -> int:
-    """Add one uploaded image as an item. ``filename`` is kept as metadata only."""
+    """Add one uploaded image as an item. ``filename`` is kept as metadata only.
+
+    ``checked``: what :func:`hitloop.formats.images.check_image` found in these
+    very bytes (an upload route checks every file before storing any); without
+    it the image is checked here.
+    """
     from hitloop.formats.images import check_image
 
     with db.write() as s:
@@ -199,7 +206,7 @@ def add_image(
         if project.modality != Modality.IMAGE.value:
             raise InputError(f"project {project_id} holds {project.modality} items, not images", field="file")
         _check_size(data, filename, limits)
-        info = check_image(data, max_pixels=limits.max_image_pixels, name=filename)
+        info = checked or check_image(data, max_pixels=limits.max_image_pixels, name=filename)
         sha = _store_upload(store, s, data, info.content_type, width=info.width, height=info.height)
         return _insert_upload(s, project_id, user_id, sha, filename, meta)
 

@@ -116,12 +116,16 @@ async def upload_images(
     files: Annotated[list[UploadFile], File()],
 ) -> ImagesResult:
     uploads = await _read_uploads(files, ctx.settings.max_upload_bytes)
-    # All or nothing: every file is checked before the first is stored.
-    for name, data in uploads:
-        check_image(data, max_pixels=ctx.settings.max_image_pixels, name=name)
+    # All or nothing: every file is checked before the first is stored; what the check
+    # found goes to the service, which does not decode the image again.
+    checked = [
+        check_image(data, max_pixels=ctx.settings.max_image_pixels, name=name) for name, data in uploads
+    ]
     ids = [
-        items.add_image(ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits)
-        for name, data in uploads
+        items.add_image(
+            ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits, checked=info
+        )
+        for (name, data), info in zip(uploads, checked, strict=True)
     ]
     return ImagesResult(item_ids=ids)
 
