@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
@@ -107,6 +107,20 @@ async def _read_uploads(files: list[UploadFile], limit: int) -> list[tuple[str, 
     return uploads
 
 
+async def _check_then_add(
+    uploads: list[tuple[str, bytes]],
+    check: Callable[[bytes, str], Any],
+    add: Callable[[bytes, str, Any], int],
+) -> list[int]:
+    """All or nothing: every file is checked before the first is stored; what the check found
+    goes to the service, which does not decode again. Decoding and storing run off the event loop."""
+    checked = [await run_in_threadpool(check, data, name) for name, data in uploads]
+    return [
+        await run_in_threadpool(add, data, name, info)
+        for (name, data), info in zip(uploads, checked, strict=True)
+    ]
+
+
 @router.post("/{project_id}/images", response_model=ImagesResult, status_code=201)
 async def upload_images(
     project_id: IdPath,
@@ -116,17 +130,13 @@ async def upload_images(
     files: Annotated[list[UploadFile], File()],
 ) -> ImagesResult:
     uploads = await _read_uploads(files, ctx.settings.max_upload_bytes)
-    # All or nothing: every file is checked before the first is stored; what the check
-    # found goes to the service, which does not decode the image again.
-    checked = [
-        check_image(data, max_pixels=ctx.settings.max_image_pixels, name=name) for name, data in uploads
-    ]
-    ids = [
-        items.add_image(
+    ids = await _check_then_add(
+        uploads,
+        lambda data, name: check_image(data, max_pixels=ctx.settings.max_image_pixels, name=name),
+        lambda data, name, info: items.add_image(
             ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits, checked=info
-        )
-        for (name, data), info in zip(uploads, checked, strict=True)
-    ]
+        ),
+    )
     return ImagesResult(item_ids=ids)
 
 
@@ -140,27 +150,13 @@ async def upload_audio(
 ) -> ImagesResult:
     """Add recordings (WAV, FLAC, MP3, OGG) to an audio project, one item each."""
     uploads = await _read_uploads(files, ctx.settings.max_upload_bytes)
-    # All or nothing: every recording is checked before the first is stored. Decoding
-    # checks the whole recording, so it runs off the event loop, once per file: what it
-    # found (length, peaks) goes to the service, which does not decode again.
-    checked = [
-        await run_in_threadpool(check_audio, data, max_seconds=ctx.settings.max_audio_seconds, name=name)
-        for name, data in uploads
-    ]
-    ids = [
-        await run_in_threadpool(
-            items.add_audio,
-            ctx.db,
-            ctx.media,
-            project_id,
-            user.id,
-            data,
-            filename=name,
-            limits=ctx.limits,
-            checked=info,
-        )
-        for (name, data), info in zip(uploads, checked, strict=True)
-    ]
+    ids = await _check_then_add(
+        uploads,
+        lambda data, name: check_audio(data, max_seconds=ctx.settings.max_audio_seconds, name=name),
+        lambda data, name, info: items.add_audio(
+            ctx.db, ctx.media, project_id, user.id, data, filename=name, limits=ctx.limits, checked=info
+        ),
+    )
     return ImagesResult(item_ids=ids)
 
 
