@@ -11,8 +11,7 @@ from hitloop.schemas import ItemOut, SuggestionOut
 __all__ = ["attach_suggestions", "suggestion_out"]
 
 _SUGGESTION = Statement(
-    "SELECT model_version_id, value, label, confidence, explanation FROM suggestions"
-    " WHERE item_id = :i"
+    "SELECT model_version_id, value, label, confidence, explanation FROM suggestions WHERE item_id = :i"
 )
 
 
