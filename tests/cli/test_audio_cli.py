@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from hitloop.api.context import AppContext
@@ -52,6 +53,38 @@ def test_broken_recording_in_a_folder_imports_nothing(run: Run, ctx: AppContext,
     (folder / "b.ogg").write_bytes(b"OggS" + b"\x00" * 200)
     result = run("import", project_id, folder, expect=2)
     assert result.stderr.startswith(f"Error: {folder}:2")
+    assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("calls.jsonl", '{"audio": "a.wav"}\n{"audio": "gone.wav"}\n', 2),
+        ("calls.csv", "audio\na.wav\ngone.wav\n", 3),
+    ],
+)
+def test_a_missing_recording_in_a_file_is_named_as_audio(
+    run: Run, ctx: AppContext, tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    project_id = _project(ctx)
+    (tmp_path / "a.wav").write_bytes(encode(silence(0.3)))
+    path = tmp_path / name
+    path.write_text(text)
+    result = run("import", project_id, path, "--audio-field", "audio", expect=2)
+    gone = tmp_path / "gone.wav"
+    assert result.stderr == (
+        f"Error: {path}:{line}, field 'audio': the audio file 'gone.wav' is not an existing file ({gone})\n"
+    )
+    assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
+
+
+def test_a_bad_recording_in_a_file_names_its_field(run: Run, ctx: AppContext, tmp_path: Path) -> None:
+    project_id = _project(ctx)
+    (tmp_path / "a.wav").write_bytes(b"RIFF but not really")
+    path = tmp_path / "calls.jsonl"
+    path.write_text('{"audio": "a.wav"}\n')
+    result = run("import", project_id, path, "--audio-field", "audio", expect=2)
+    assert result.stderr.startswith(f"Error: {path}:1, field 'audio': ")
     assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
 
 

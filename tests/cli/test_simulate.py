@@ -202,13 +202,19 @@ def test_bad_input_gets_a_precise_error(
     assert not (tmp_path / "r.json").exists()
 
 
-def test_a_missing_image_is_named_with_its_line(tmp_path: Path) -> None:
-    data = _jsonl(tmp_path / "d.jsonl", [{"path": "gone.png", "label": "a"}])
-    result = simulate("--data", data, "--modality", "image", "--text-field", "path", "--label-field", "label",
-                      "--json", tmp_path / "r.json", expect=2)  # fmt: skip
+@pytest.mark.parametrize(
+    ("modality", "name", "noun"), [("image", "gone.png", "image"), ("audio", "gone.wav", "audio file")]
+)
+def test_a_missing_media_file_is_named_with_its_line(
+    tmp_path: Path, modality: str, name: str, noun: str
+) -> None:
+    data = _jsonl(tmp_path / "d.jsonl", [{"path": name, "label": "a"}])
+    result = simulate("--data", data, "--modality", modality, "--text-field", "path",
+                      "--label-field", "label", "--json", tmp_path / "r.json", expect=2)  # fmt: skip
     assert _error(result).startswith(
-        f"Error: {data}:1, field 'path': the image 'gone.png' is not an existing file"
+        f"Error: {data}:1, field 'path': the {noun} {name!r} is not an existing file"
     )
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_plot_without_matplotlib_says_how_to_install_it(

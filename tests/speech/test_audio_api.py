@@ -168,3 +168,21 @@ def test_an_upload_decodes_each_recording_once(api, clip: bytes, monkeypatch) ->
     assert sorted(names) == ["a.mp3", "b.wav"]
     durations = [api.get(f"/api/items/{i}/audio").json()["duration"] for i in r.json()["item_ids"]]
     assert durations == pytest.approx([1.0, 1.25], abs=0.06)
+
+
+@pytest.mark.parametrize(("modality", "upload"), [("audio", "recordings"), ("image", "images")])
+def test_a_file_import_into_a_media_project_says_what_it_holds(api, modality: str, upload: str) -> None:  # type: ignore[no-untyped-def]
+    # The import route reads text rows; a path in a row would name a file on the server.
+    p = api.post("/api/projects", json={"name": "c", "modality": modality, "labels": ["a", "b"]}).json()
+    for body in (b'{"text": "hello"}\n', b'{"audio": "/etc/hostname"}\n'):
+        r = api.post(f"/api/projects/{p['id']}/import", files={"file": ("calls.jsonl", body)})
+        assert r.status_code == 422
+        error = r.json()["error"]
+        assert (error["file"], error["line"], error["field"]) == ("calls.jsonl", None, "file")
+        assert error["message"].startswith(
+            f"project {p['id']} holds {modality} items; a file import adds text"
+        )
+        assert f"upload {upload} to /api/projects/{p['id']}/" in error["message"]
+        if modality == "audio":
+            assert "image" not in error["message"]
+    assert api.get(f"/api/projects/{p['id']}").json()["stats"]["total"] == 0

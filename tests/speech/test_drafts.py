@@ -121,6 +121,34 @@ def test_a_bad_recording_imports_nothing(ctx: AppContext, tmp_path: Path) -> Non
     assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
 
 
+def test_an_oversized_recording_is_named_as_audio_with_its_field(ctx: AppContext, tmp_path: Path) -> None:
+    import dataclasses
+
+    from hitloop.errors import PayloadTooLargeError
+    from hitloop.formats import open_reader
+
+    project_id = _transcribe_project(ctx)
+    (tmp_path / "a.wav").write_bytes(encode(silence(0.5)))
+    (tmp_path / "calls.jsonl").write_text('{"audio": "a.wav"}\n')
+    reader = open_reader(tmp_path / "calls.jsonl", image_field="audio", media="audio")
+    limits = dataclasses.replace(ctx.limits, max_upload_bytes=100)
+    with pytest.raises(PayloadTooLargeError) as caught:
+        items.import_records(
+            ctx.db,
+            ctx.media,
+            project_id,
+            None,
+            reader,
+            source="calls.jsonl",
+            limits=limits,
+            media_field="audio",
+        )
+    error = caught.value
+    assert (error.file, error.line, error.field) == ("calls.jsonl", 1, "audio")
+    assert error.message == "the audio file 'a.wav' is larger than 100 bytes"
+    assert projects.get_project(ctx.db, project_id, with_stats=True).stats.total == 0  # type: ignore[union-attr]
+
+
 def test_drafts_as_a_job(ctx: AppContext, admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from hitloop.jobs import JobRunner, records
     from hitloop.services.jobs import builtin_jobs, request_job

@@ -38,7 +38,10 @@ def _read(path: Path, modality: str, text_field: str, label_field: str) -> tuple
     if kind == "folder":
         raise InputError("simulate needs a JSONL, CSV or Parquet file with a label per item", file=str(path))
     fields: dict[str, Any] = {"label_field": label_field}
-    fields["text_field" if modality == "text" else "image_field"] = text_field
+    if modality == "text":
+        fields["text_field"] = text_field
+    else:
+        fields.update(image_field=text_field, media=modality)
     items: list[Any] = []
     labels: list[str] = []
     for record in open_reader(path, format=kind, **fields):

@@ -112,6 +112,7 @@ def import_items(
             }
             if is_image or is_audio:
                 fields["image_field"] = audio_field if is_audio else image_field
+                fields["media"] = "audio" if is_audio else "image"
             else:
                 fields["text_field"] = text_field
         total = count_records(path, kind, extensions=AUDIO_EXTENSIONS if is_audio else IMAGE_EXTENSIONS)
@@ -127,6 +128,7 @@ def import_items(
                 batch_size=settings.import_batch_size,
                 progress=bar.update,
                 gold_field=gold_field,
+                media_field=fields.get("image_field"),
             )
     gold = f" ({result.gold:,} of them gold)" if result.gold else ""
     click.echo(f"Imported {result.created:,} items from {path}{gold}")

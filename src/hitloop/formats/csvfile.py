@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from hitloop.formats.fields import DEFAULT_MAX_TEXT_CHARS, FieldMap
+from hitloop.formats.fields import DEFAULT_MAX_TEXT_CHARS, FieldMap, MediaKind
 from hitloop.formats.records import ItemRecord
 from hitloop.formats.source import StrPath, open_source
 
@@ -23,6 +23,7 @@ def read_csv(
     label_field: str | None = None,
     base_dir: StrPath | None = None,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    media: MediaKind = "image",
 ) -> Iterator[ItemRecord]:
     """Yield one record per data row of a UTF-8 CSV file (a BOM is allowed).
 
@@ -43,6 +44,7 @@ def read_csv(
         label_field=label_field,
         base_dir=source.parent if base_dir is None else Path(base_dir),
         max_text_chars=max_text_chars,
+        media=media,
     )
     to_record = fields.to_record
     with io.TextIOWrapper(open_source(source), encoding="utf-8-sig", newline="") as handle:

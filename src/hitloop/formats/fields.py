@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hitloop.errors import InputError
 from hitloop.formats.records import ItemRecord
 
-__all__ = ["DEFAULT_MAX_TEXT_CHARS", "FieldMap"]
+__all__ = ["DEFAULT_MAX_TEXT_CHARS", "FieldMap", "MediaKind"]
 
 DEFAULT_MAX_TEXT_CHARS = 100_000
+
+MediaKind = Literal["image", "audio"]
+"""What the files named by ``image_field`` hold: the project's modality, for messages."""
+
+_MEDIA_NOUNS: dict[str, str] = {"image": "image", "audio": "audio file"}
 
 _MISSING: Any = object()
 
@@ -26,11 +31,12 @@ def _kind(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FieldMap:
-    """Which fields of a row hold what, and where relative image paths start.
+    """Which fields of a row hold what, and where relative media paths start.
 
-    If ``image_field`` is set the source is read as images and ``text_field``
-    is ignored (a column of that name then lands in ``meta`` like any other);
-    otherwise ``text_field`` is required. ``id_field`` and ``label_field`` are
+    If ``image_field`` is set the source is read as media files (images, or
+    recordings when ``media`` is ``"audio"``; errors name them so) and
+    ``text_field`` is ignored (a column of that name then lands in ``meta``
+    like any other); otherwise ``text_field`` is required. ``id_field`` and ``label_field`` are
     optional per row: a missing, null or empty value gives ``None``.
     """
 
@@ -41,6 +47,7 @@ class FieldMap:
     label_field: str | None = None
     base_dir: Path | None = None
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    media: MediaKind = "image"
 
     def __post_init__(self) -> None:
         names = self.named_fields()
@@ -102,7 +109,8 @@ class FieldMap:
             path = self.base_dir / path
         # is_file() follows symlinks and is False for directories, devices and FIFOs.
         if not path.is_file():
-            raise self.error(f"the image {value!r} is not an existing file ({path})", line, self.image_field)
+            noun = _MEDIA_NOUNS[self.media]
+            raise self.error(f"the {noun} {value!r} is not an existing file ({path})", line, self.image_field)
         return path
 
     def _external_id(self, value: object, line: int) -> str | None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from hitloop.formats.fields import DEFAULT_MAX_TEXT_CHARS, FieldMap
+from hitloop.formats.fields import DEFAULT_MAX_TEXT_CHARS, FieldMap, MediaKind
 from hitloop.formats.records import ItemRecord
 from hitloop.formats.source import StrPath, open_source
 
@@ -39,10 +39,13 @@ def read_jsonl(
     label_field: str | None = None,
     base_dir: StrPath | None = None,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    media: MediaKind = "image",
 ) -> Iterator[ItemRecord]:
     """Yield one record per non-blank line of a UTF-8 JSONL file.
 
     Every top-level key other than the named fields goes into ``meta``.
+    ``image_field`` names a field of file paths; ``media`` says what those
+    files are (``"image"`` or ``"audio"``), so errors name them rightly.
     Errors (:class:`~hitloop.errors.InputError`) surface while iterating and
     name the file, the 1-based line and, where one is at fault, the field.
     """
@@ -55,6 +58,7 @@ def read_jsonl(
         label_field=label_field,
         base_dir=source.parent if base_dir is None else Path(base_dir),
         max_text_chars=max_text_chars,
+        media=media,
     )
     loads = _loads
     to_record = fields.to_record

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hitloop.formats.arrow import require_pyarrow
-from hitloop.formats.fields import DEFAULT_MAX_TEXT_CHARS, FieldMap
+from hitloop.formats.fields import DEFAULT_MAX_TEXT_CHARS, FieldMap, MediaKind
 from hitloop.formats.records import ItemRecord
 from hitloop.formats.source import StrPath
 
@@ -26,6 +26,7 @@ def read_parquet(
     label_field: str | None = None,
     base_dir: StrPath | None = None,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    media: MediaKind = "image",
     batch_size: int = 10_000,
 ) -> Iterator[ItemRecord]:
     """Yield one record per row of a Parquet file, ``batch_size`` rows in memory at a time.
@@ -46,6 +47,7 @@ def read_parquet(
         label_field=label_field,
         base_dir=source.parent if base_dir is None else Path(base_dir),
         max_text_chars=max_text_chars,
+        media=media,
     )
     if not source.is_file():
         raise fields.error("no such file" if not source.exists() else "not a regular file", None, None)

@@ -256,8 +256,12 @@ def import_records(
     batch_size: int = 5_000,
     progress: Callable[[int], None] | None = None,
     gold_field: str | None = None,
+    media_field: str | None = None,
 ) -> ImportResult:
     """Import records all-or-nothing (see the module docstring).
+
+    ``media_field`` (the field the reader took each record's file path from, in
+    an image or audio project) is named in errors about those files.
 
     With ``gold_field`` (the field the reader took each record's ``label`` from),
     a record that carries a label becomes a gold item with that known answer; a
@@ -291,7 +295,7 @@ def import_records(
             new_media: dict[str, dict[str, Any]] = {}
             beat = time.monotonic()
             for record in records:
-                row = _row(store, record, media_kind, source, limits, new_media)
+                row = _row(store, record, media_kind, source, limits, new_media, media_field)
                 if gold_of is not None and record.label is not None:
                     row = (*row[:4], gold_of(record.label, record.line))
                     gold += 1
@@ -375,13 +379,14 @@ def _row(
     source: str,
     limits: ItemLimits,
     new_media: dict[str, dict[str, Any]],
+    media_field: str | None = None,
 ) -> tuple[Any, ...]:
     """The staged row: (external_id, text, media_sha256, meta JSON, gold JSON)."""
     sha = None
     text = record.text
     if media_kind is not None:
         sha = _import_image(
-            store, record, source, limits, new_media, audio=media_kind == Modality.AUDIO.value
+            store, record, source, limits, new_media, media_field, audio=media_kind == Modality.AUDIO.value
         )
         text = None
     elif (
@@ -444,6 +449,7 @@ def _import_image(
     source: str,
     limits: ItemLimits,
     new_media: dict[str, dict[str, Any]],
+    field: str | None = None,
     *,
     audio: bool = False,
 ) -> str:
@@ -452,21 +458,31 @@ def _import_image(
     from hitloop.formats.images import check_image
     from hitloop.media.audio import write_peaks
 
+    noun = "audio file" if audio else "image"
     if record.image_path is None:
-        raise InputError("no image path", file=source, line=record.line, field="image")
+        raise InputError(
+            f"the record names no {noun}; the project holds {'audio' if audio else 'image'} items",
+            file=source,
+            line=record.line,
+            field=field,
+        )
     path = Path(record.image_path)
     try:
         size = path.stat().st_size
         if size > limits.max_upload_bytes:
             raise PayloadTooLargeError(
-                f"image {path.name!r} is larger than {limits.max_upload_bytes} bytes",
+                f"the {noun} {path.name!r} is larger than {limits.max_upload_bytes} bytes",
                 file=source,
                 line=record.line,
+                field=field,
             )
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(
-            f"cannot read image {path.name!r}: {exc.strerror}", file=source, line=record.line, field="image"
+            f"cannot read the {noun} {path.name!r}: {exc.strerror}",
+            file=source,
+            line=record.line,
+            field=field,
         ) from None
     try:
         if audio:
@@ -475,6 +491,7 @@ def _import_image(
             info = check_image(data, max_pixels=limits.max_image_pixels, name=path.name)
     except HitloopError as exc:
         exc.file, exc.line = source, record.line
+        exc.field = exc.field or field
         raise
     sha = store.put(data)
     if audio:

@@ -46,6 +46,7 @@ from hitloop.schemas import (
 )
 from hitloop.services import annotations as annotation_service
 from hitloop.services import exports, items, policy, projects, queue, speech
+from hitloop.types import Modality
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -179,11 +180,22 @@ async def import_file(
     id_field: Annotated[str | None, Form(max_length=200)] = None,
     gold_field: Annotated[str | None, Form(max_length=200)] = None,
 ) -> ImportResult:
-    """Import a JSONL, CSV or Parquet file of text items (all-or-nothing).
+    """Import a JSONL, CSV or Parquet file of text items, all-or-nothing (into text projects only).
 
     With ``gold_field``, rows carrying a label in that field become gold items with it as their known answer.
     """
     name = Path(file.filename or "upload").name
+    project = await run_in_threadpool(projects.get_project, ctx.db, project_id)
+    if project.modality is not Modality.TEXT:
+        # The rows hold text: a path in them would name a file on the server.
+        audio = project.modality is Modality.AUDIO
+        route = f"/api/projects/{project_id}/{'audio' if audio else 'images'}"
+        raise InputError(
+            f"project {project_id} holds {project.modality.value} items; a file import adds text items"
+            f" (upload {'recordings' if audio else 'images'} to {route})",
+            file=name,
+            field="file",
+        )
     suffix = Path(name).suffix.lower()
     fmt = format or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
     if fmt is None:
