@@ -133,3 +133,30 @@ def test_dicom_needs_an_image_project(db: Database, media: MediaStore, tmp_path:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"no \.dcm"):
         dicom.import_dicom(db, media, image_project(db), None, tmp_path / "empty", limits=ItemLimits())
+
+
+def test_each_file_is_read_once(
+    db: Database, media: MediaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The header checks (size, frames, samples) and the pixels come from one read of the file.
+    real = pydicom.dcmread
+    reads: list[str] = []
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pydicom, "dcmread", counting)
+    pid = image_project(db)
+    write_dicom(tmp_path / "scans" / "a.dcm", ramp())
+    signed = ramp(np.int16) % 2000 - 1000  # inside the 12 bits stored
+    write_dicom(tmp_path / "scans" / "b.dcm", signed, PhotometricInterpretation="MONOCHROME1")
+    result = dicom.import_dicom(db, media, pid, None, tmp_path / "scans", limits=ItemLimits())
+    assert result.created == 2
+    assert sorted(reads) == ["a.dcm", "b.dcm"]
+    with db.read() as s:
+        shas = list(s.scalars(select(Item.media_sha256).order_by(Item.id)))
+    np.testing.assert_array_equal(np.asarray(Image.open(media.path_for(shas[0]))), ramp())
+    shifted = signed.astype(np.int32) + 32768
+    inverted = np.asarray(Image.open(media.path_for(shas[1])))
+    np.testing.assert_array_equal(inverted, shifted.max() - shifted)

@@ -59,6 +59,9 @@ def dicom_to_png(path: Path, *, max_pixels: int, max_bytes: int, name: str) -> t
     MONOCHROME2. Signed samples are shifted by 32,768 into the unsigned range
     (``pixel_offset`` in the tags). Multi-frame, color and compressed files
     that pydicom cannot decode by itself are refused with a clear error.
+
+    The file is read once: the header is checked (pixel count, frames,
+    samples) on the read dataset before its pixel data is decoded.
     """
     pydicom = require_pydicom()
     from pydicom.errors import InvalidDicomError
@@ -67,11 +70,13 @@ def dicom_to_png(path: Path, *, max_pixels: int, max_bytes: int, name: str) -> t
         size = path.stat().st_size
         if size > max_bytes:
             raise PayloadTooLargeError(f"the file is larger than {max_bytes} bytes", file=name)
-        header = pydicom.dcmread(path, stop_before_pixels=True)
+        # Decoding waits for .pixel_array below, after the header checks.
+        dataset = pydicom.dcmread(path)
     except InvalidDicomError:
         raise InputError("not a DICOM file", file=name) from None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+    header = dataset
     rows, columns = int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0)
     if rows <= 0 or columns <= 0:
         raise InputError("the DICOM file holds no image (no Rows/Columns)", file=name)
@@ -86,7 +91,7 @@ def dicom_to_png(path: Path, *, max_pixels: int, max_bytes: int, name: str) -> t
     if int(header.get("SamplesPerPixel", 1) or 1) != 1:
         raise InputError("only grayscale DICOM is supported (SamplesPerPixel 1)", file=name)
     try:
-        pixels = pydicom.dcmread(path).pixel_array
+        pixels = dataset.pixel_array
     except (AttributeError, KeyError):
         raise InputError("the DICOM file has no pixel data", file=name) from None
     except (RuntimeError, NotImplementedError, ValueError) as exc:
