@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from hitloop.api.context import AppContext
-from hitloop.db.tables import Annotation, Suggestion, TranscriptEdit
+from hitloop.db.tables import Base, Suggestion, TranscriptEdit
+from hitloop.ml.recognizer import Draft, Word
 from hitloop.ml.speech import edit_counts
 from hitloop.schemas import AnnotationIn, ProjectCreate, ReviewDecision
 from hitloop.services import auth, items, projects, review, speech
@@ -110,28 +111,67 @@ def test_a_transcript_counts_against_the_draft_it_corrected(ctx: AppContext, adm
     assert speech.transcript_stats(ctx.db, pid) == before
 
 
-def test_answers_without_a_stored_row_are_measured_once_on_read(ctx: AppContext, admin) -> None:  # type: ignore[no-untyped-def]
-    # Transcripts from before the table existed, a draft that came after the answer,
-    # and a reviewer's fix all get their row on the next read, once.
-    pid, ids = _setup(ctx)
+class _Scripted:
+    """A recognizer that drafts the given texts, one per recording (the draft job's write path, no speech)."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+
+    def recognize(self, samples: Any, offset: float = 0.0) -> Draft:
+        return Draft([Word(w, offset, offset, 0.9) for w in self.texts.pop(0).split()])
+
+
+def _table_rows(ctx: AppContext) -> dict[str, int]:
+    with ctx.db.read() as s:
+        return {
+            t.name: s.scalar(select(func.count()).select_from(t)) or 0 for t in Base.metadata.sorted_tables
+        }
+
+
+def test_a_draft_after_the_answer_and_a_reviewer_fix_are_measured_when_written(
+    ctx: AppContext, admin: Any
+) -> None:
+    pid, ids = _setup(ctx, 2)
     _draft(ctx, pid, ids[0], DRAFTS[0])
-    _answer(ctx, admin.id, ids[0], FINALS[0], "late-0001")
-    _answer(ctx, admin.id, ids[1], FINALS[1], "late-0002")  # no draft yet: nothing to compare
-    assert len(_rows(ctx)) == 1
-    _draft(ctx, pid, ids[1], DRAFTS[1])
-    with ctx.db.write() as s:
-        s.execute(delete(TranscriptEdit))  # as if answered before revision 0003
-    expected = _expected([(DRAFTS[0], FINALS[0]), (DRAFTS[1], FINALS[1])])
-    assert speech.transcript_stats(ctx.db, pid).model_dump() == pytest.approx(expected)
-    assert len(_rows(ctx)) == 2
-    assert speech.transcript_stats(ctx.db, pid).model_dump() == pytest.approx(expected)
-    assert len(_rows(ctx)) == 2
+    first = _answer(ctx, admin.id, ids[0], FINALS[0], "late-0001")
+    second = _answer(ctx, admin.id, ids[1], FINALS[1], "late-0002")  # no draft yet: nothing to compare
+    assert set(_rows(ctx)) == {first.id}
+    # The draft job stores the row of the answer it came after, compared with that draft.
+    speech.transcribe_project(ctx.db, ctx.media, pid, recognizer=_Scripted(DRAFTS[1]), redo=False)
+    c = edit_counts([(DRAFTS[1], FINALS[1])])
+    assert _rows(ctx)[second.id] == (c.words, c.word_errors, c.keystrokes_typed, c.keystrokes_corrected)
+    # A redo keeps the rows already stored: a transcript counts against the draft it corrected.
+    before = _rows(ctx)
+    speech.transcribe_project(ctx.db, ctx.media, pid, recognizer=_Scripted("a", "b"), redo=True)
+    assert _rows(ctx) == before
 
     reviewer = auth.create_user(ctx.db, "rev", "rev-password", is_admin=True).id
-    with ctx.db.read() as s:
-        answer = s.scalar(select(Annotation.id).where(Annotation.item_id == ids[1]))
-    review.review_annotation(
-        ctx.db, reviewer, answer, ReviewDecision(action="fix", value={"text": "Turn the lights off."})
-    )
-    expected = _expected([(DRAFTS[0], FINALS[0]), (DRAFTS[1], "Turn the lights off.")])
+    fixed = review.review_annotation(
+        ctx.db, reviewer, second.id, ReviewDecision(action="fix", value={"text": "Turn the lights off."})
+    ).fixed_by
+    assert fixed is not None
+    c = edit_counts([("b", "Turn the lights off.")])  # the item's draft at the time of the fix
+    assert _rows(ctx)[fixed] == (c.words, c.word_errors, c.keystrokes_typed, c.keystrokes_corrected)
+    expected = _expected([(DRAFTS[0], FINALS[0]), ("b", "Turn the lights off.")])
     assert speech.transcript_stats(ctx.db, pid).model_dump() == pytest.approx(expected)
+
+
+def test_reading_the_statistics_writes_nothing(ctx: AppContext, admin, api) -> None:  # type: ignore[no-untyped-def]
+    # Transcripts from before the table existed have no row: a read measures them
+    # against the current draft, in memory, and stores nothing.
+    pid, ids = _setup(ctx)
+    for item_id, text in zip(ids, DRAFTS, strict=True):
+        _draft(ctx, pid, item_id, text)
+    first = _answer(ctx, admin.id, ids[0], FINALS[0], "old-0001")
+    _answer(ctx, admin.id, ids[1], FINALS[1], "old-0002")
+    with ctx.db.write() as s:  # the second answer as if given before revision 0003
+        s.execute(delete(TranscriptEdit).where(TranscriptEdit.annotation_id != first.id))
+    _answer(ctx, admin.id, ids[2], None, "old-0003")  # a skip measures nothing
+    expected = _expected([(DRAFTS[0], FINALS[0]), (DRAFTS[1], FINALS[1])])
+    tables, rows = _table_rows(ctx), _rows(ctx)
+    assert len(rows) == 1
+    assert speech.transcript_stats(ctx.db, pid).model_dump() == pytest.approx(expected)
+    r = api.get(f"/api/projects/{pid}/transcripts")
+    assert r.status_code == 200 and r.json() == pytest.approx(expected)
+    assert speech.transcript_stats(ctx.db, pid).model_dump() == pytest.approx(expected)
+    assert _table_rows(ctx) == tables and _rows(ctx) == rows

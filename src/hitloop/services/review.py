@@ -246,6 +246,12 @@ def review_annotation(
             row.review = FIXED
             row.superseded_by = fixed_by
             detail["fixed_by"] = fixed_by
+            project = s.get(Project, item.project_id)
+            if project is not None and project.task == TaskType.TRANSCRIBE.value:
+                from hitloop.services.speech import fill_edits
+
+                s.flush()
+                fill_edits(s, item.project_id, item.id)  # the fix against the item's draft
         row.reviewed_by, row.reviewed_at = reviewer_id, now
         record_event(s, reviewer_id, row.project_id, f"annotation.{row.review}", "annotation", row.id, detail)
         return ReviewResult(annotation_id=row.id, review=row.review, fixed_by=fixed_by, item_state=item.state)

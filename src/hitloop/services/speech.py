@@ -7,9 +7,12 @@ timing and confidence, so the page can highlight the words the recognizer
 was unsure of.
 
 How far each transcript is from its draft (words, word errors, keystrokes) is
-measured once, when the transcript is submitted (:func:`record_edits`, called
-from the submit transaction), and stored in ``transcript_edits``; the
-project's statistics add up the rows of current answers.
+measured once, when the transcript is written, and stored in
+``transcript_edits``: at submit (:func:`record_edits`, in the submit
+transaction), and for answers that had no draft then, when the draft is
+stored, or for a reviewer's fix, in the review transaction
+(:func:`fill_edits`). The project's statistics add up the rows of current
+answers; reading them writes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, exists, func, insert, select
+from sqlalchemy.orm import Session
 
 from hitloop.db.engine import Database, DriverConnection
 from hitloop.db.sql import Statement, json_out
@@ -36,6 +40,7 @@ __all__ = [
     "LONG_RECORDING_S",
     "audio_info",
     "draft_for",
+    "fill_edits",
     "record_edits",
     "transcribe_job",
     "transcribe_project",
@@ -193,6 +198,8 @@ def _store_draft(
     with db.write() as s:
         s.execute(delete(suggestions_t).where(suggestions_t.c.item_id == item_id))
         s.execute(insert(suggestions_t).values(**row))
+        # Answers given before this draft existed are measured against it now (a redo keeps stored rows).
+        fill_edits(s, project_id, item_id)
 
 
 _DRAFT = Statement("SELECT value FROM suggestions WHERE item_id = :i AND model_version_id IS NULL")
@@ -244,14 +251,9 @@ def _current(project_id: int) -> Any:
     )
 
 
-def _fill_missing(db: Database, project_id: int) -> None:
-    """Rows for current transcripts that have a draft but none yet.
-
-    Answers given before the table existed, a reviewer's fixes, and answers
-    whose item got its draft after they were given (compared with that draft,
-    as the statistics always did). Normally there are none: one anti-join.
-    """
-    missing = (
+def _missing(project_id: int) -> Any:
+    """(id, value, draft) of current transcripts that have a draft but no ``transcript_edits`` row."""
+    return (
         select(annotations_t.c.id, annotations_t.c.value, suggestions_t.c.value.label("draft"))
         .join(suggestions_t, suggestions_t.c.item_id == annotations_t.c.item_id)
         .outerjoin(edits_t, edits_t.c.annotation_id == annotations_t.c.id)
@@ -261,33 +263,30 @@ def _fill_missing(db: Database, project_id: int) -> None:
             edits_t.c.annotation_id.is_(None),
         )
     )
-    with db.read() as s:
-        found = s.execute(missing).all()
+
+
+def fill_edits(s: Session, project_id: int, item_id: int) -> None:
+    """Store the rows of an item's current transcripts that have none, against its draft now.
+
+    Called where such answers arise, in the writing transaction: a draft
+    stored after the item was answered, and a reviewer's fix.
+    """
+    found = s.execute(_missing(project_id).where(annotations_t.c.item_id == item_id)).all()
     rows = [e for r in found if (e := _edits(r.id, project_id, r.draft, r.value)) is not None]
     if rows:
-        with db.write() as s:
-            # Another reader may have filled some meanwhile: insert only what is still missing.
-            taken = set(
-                s.scalars(
-                    select(edits_t.c.annotation_id).where(
-                        edits_t.c.annotation_id.in_([r["annotation_id"] for r in rows])
-                    )
-                )
-            )
-            fresh = [r for r in rows if r["annotation_id"] not in taken]
-            if fresh:
-                s.execute(insert(edits_t), fresh)
+        s.execute(insert(edits_t), rows)
 
 
 def transcript_stats(db: Database, project_id: int) -> TranscriptStats:
     """The recognizer's word error rate against people, and the typing its drafts saved.
 
     Sums the ``transcript_edits`` rows of the project's current transcripts,
-    measured when each was submitted against the draft it corrected.
+    measured when each was submitted against the draft it corrected. A read
+    writes nothing: transcripts without a row (answered before the table
+    existed) are measured here against the item's draft, in memory only.
     """
     from hitloop.ml.speech import EditCounts
 
-    _fill_missing(db, project_id)
     with db.read() as s:
         row = s.execute(
             select(
@@ -301,7 +300,17 @@ def transcript_stats(db: Database, project_id: int) -> TranscriptStats:
             .join(annotations_t, annotations_t.c.id == edits_t.c.annotation_id)
             .where(edits_t.c.project_id == project_id, *_current(project_id))
         ).one()
-    counts = EditCounts(*(int(v) for v in row))
+        missing = s.execute(_missing(project_id)).all()
+    totals = [int(v) for v in row]
+    for r in missing:
+        edits = _edits(r.id, project_id, r.draft, r.value)
+        if edits is not None:
+            totals[0] += 1
+            totals[1] += edits["words"]
+            totals[2] += edits["word_errors"]
+            totals[3] += edits["keystrokes_typed"]
+            totals[4] += edits["keystrokes_corrected"]
+    counts = EditCounts(*totals)
     return TranscriptStats(
         transcripts=counts.transcripts,
         words=counts.words,

@@ -17,8 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Transcripts answered before this revision get their rows the first time the
-    # project's statistics are read (hitloop.services.speech.transcript_stats).
+    # Transcripts answered before this revision have no row: the project's statistics
+    # measure them on each read, in memory (hitloop.services.speech.transcript_stats).
     op.create_table(
         "transcript_edits",
         sa.Column("annotation_id", sa.Integer(), nullable=False),
