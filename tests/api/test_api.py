@@ -156,6 +156,41 @@ def test_images_are_content_addressed_and_cacheable(api, ctx: AppContext) -> Non
     assert api.get(f"/api/items/{second}/media").content == png
 
 
+def test_an_upload_decodes_each_image_once(api, ctx: AppContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The route checks every file before storing any; add_image must reuse that check
+    # (checked=), not decode again. A wrapper around the real check counts the decodes.
+    import hitloop.api.routes.projects as route
+    import hitloop.formats.images as formats
+
+    real = formats.check_image
+    names: list[str] = []
+
+    def counting(data: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        names.append(kwargs["name"])
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(route, "check_image", counting)
+    monkeypatch.setattr(formats, "check_image", counting)
+    p = _project(api, modality="image")
+    r = api.post(
+        f"/api/projects/{p['id']}/images",
+        files=[
+            ("files", ("a.png", _png((8, 6)), "image/png")),
+            ("files", ("b.png", _png((5, 7)), "image/png")),
+        ],
+    )
+    assert r.status_code == 201, r.text
+    assert sorted(names) == ["a.png", "b.png"]
+    from sqlalchemy import select
+
+    from hitloop.db.tables import Item, Media
+
+    with ctx.db.read() as s:
+        query = select(Media.width, Media.height).join(Item, Item.media_sha256 == Media.sha256)
+        sizes = [tuple(row) for row in s.execute(query.order_by(Item.id))]
+    assert sizes == [(8, 6), (5, 7)]
+
+
 def test_non_image_upload_is_refused_and_stores_nothing(api, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
     p = _project(api, modality="image")
     r = api.post(
