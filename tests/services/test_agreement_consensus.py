@@ -153,6 +153,38 @@ def test_training_takes_the_consensus_labels(ctx: Any, crowd: dict[str, Any]) ->
     )
 
 
+def test_training_reads_the_answers_once(ctx: Any, crowd: dict[str, Any], monkeypatch: Any) -> None:
+    # Every statement run, through SQLAlchemy or a driver Statement, is recorded; those
+    # reading the annotations table are the answer reads.
+    import re
+
+    from sqlalchemy import event
+
+    from hitloop.db.sql import Statement
+    from hitloop.services import training
+
+    expected = consensus.consensus_labels(ctx.db, crowd["project"])  # what training took before
+    sql: list[str] = []
+    real_run = Statement.run
+
+    def run(self: Statement, conn: Any, params: Any = None) -> Any:
+        sql.append(self.sql)
+        return real_run(self, conn, params)
+
+    def executed(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sql.append(statement)
+
+    monkeypatch.setattr(Statement, "run", run)
+    event.listen(ctx.db.engine, "before_cursor_execute", executed)
+    try:
+        labels = training.training_labels(ctx.db, crowd["project"])
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", executed)
+    assert labels == expected and len(labels) == 30
+    reads = [q for q in sql if re.search(r"\bFROM annotations\b", q, re.IGNORECASE)]
+    assert len(reads) == 1, reads
+
+
 def _people(ctx: Any, *names: str) -> list[int]:
     return [auth.create_user(ctx.db, n, f"{n}-password").id for n in names]
 

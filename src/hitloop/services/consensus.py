@@ -11,7 +11,7 @@ every answered item.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -97,30 +97,40 @@ def current_answers(
     return rows, names
 
 
-def project_answers(db: Database, project_id: int) -> ProjectAnswers:
-    """The current (not superseded), non-skipped answers of a classify project, oldest first."""
-    with db.read() as s:
-        project = _project(s, project_id)
-        if project.task != TaskType.CLASSIFY.value:
-            raise InputError(
-                f"consensus and agreement need a classify project; project {project_id} is {project.task}",
-                field="task",
-            )
-        rows, names = current_answers(s, project_id, Annotation.label, Annotation.label.is_not(None))
-        labels, modality = list(project.labels), project.modality
+def _classify_project(s: Session, project_id: int) -> Project:
+    project = _project(s, project_id)
+    if project.task != TaskType.CLASSIFY.value:
+        raise InputError(
+            f"consensus and agreement need a classify project; project {project_id} is {project.task}",
+            field="task",
+        )
+    return project
+
+
+def _collect(rows: Iterable[Any], labels: list[str], modality: str, names: dict[int, str]) -> ProjectAnswers:
+    """The answers of ``rows`` (``id``, ``item_id``, ``user_id``, ``answer``), oldest first."""
     known = set(labels)
     # One answer per person and item (the latest), and only labels still in the set.
     latest = {(r.item_id, r.user_id): r for r in rows if r.answer in known}
-    rows = sorted(latest.values(), key=lambda r: r.id)
+    kept = sorted(latest.values(), key=lambda r: r.id)
     return ProjectAnswers(
         labels=labels,
         modality=modality,
-        item_ids=[r.item_id for r in rows],
-        user_ids=[r.user_id for r in rows],
-        answers=[r.answer for r in rows],
-        annotation_ids=[r.id for r in rows],
+        item_ids=[r.item_id for r in kept],
+        user_ids=[r.user_id for r in kept],
+        answers=[r.answer for r in kept],
+        annotation_ids=[r.id for r in kept],
         usernames=names,
     )
+
+
+def project_answers(db: Database, project_id: int) -> ProjectAnswers:
+    """The current (not superseded), non-skipped answers of a classify project, oldest first."""
+    with db.read() as s:
+        project = _classify_project(s, project_id)
+        rows, names = current_answers(s, project_id, Annotation.label, Annotation.label.is_not(None))
+        labels, modality = list(project.labels), project.modality
+    return _collect(rows, labels, modality, names)
 
 
 def choose_method(requested: str | None, stored: str | None, answers: ProjectAnswers) -> str:
@@ -160,6 +170,16 @@ def _model_probs(db: Database, project_id: int, item_ids: list[int], labels: lis
     return np.where(sums > 0, out / np.where(sums > 0, sums, 1.0), 1.0 / len(labels))
 
 
+def _fit(db: Database, project_id: int, answers: ProjectAnswers, name: str) -> tuple[Any, Any]:
+    """(encoded answers, fitted aggregator) of the non-empty ``answers`` with the method ``name``."""
+    encoded = encode_answers(answers.item_ids, answers.user_ids, answers.answers, classes=answers.labels)
+    aggregator = make_aggregator(name)
+    item_ids = cast(list[int], encoded.items)
+    pred_probs = _model_probs(db, project_id, item_ids, answers.labels) if aggregator.uses_model else None
+    aggregator.fit(encoded.answers, n_classes=len(answers.labels), pred_probs=pred_probs)
+    return encoded, aggregator
+
+
 def consensus(db: Database, project_id: int, *, method: str | None = None) -> ConsensusOut:
     """One label per answered item with its posterior probability, and each annotator's skill."""
     answers = project_answers(db, project_id)
@@ -168,11 +188,8 @@ def consensus(db: Database, project_id: int, *, method: str | None = None) -> Co
     name = choose_method(method, stored if isinstance(stored, str) else None, answers)
     if not answers.answers:
         return ConsensusOut(method=name, items=[], annotators=[])
-    encoded = encode_answers(answers.item_ids, answers.user_ids, answers.answers, classes=answers.labels)
+    encoded, aggregator = _fit(db, project_id, answers, name)
     item_ids, worker_ids = cast(list[int], encoded.items), cast(list[int], encoded.workers)
-    aggregator = make_aggregator(name)
-    pred_probs = _model_probs(db, project_id, item_ids, answers.labels) if aggregator.uses_model else None
-    aggregator.fit(encoded.answers, n_classes=len(answers.labels), pred_probs=pred_probs)
     n_per_item = np.bincount(encoded.answers[:, 0], minlength=len(encoded.items))
     n_per_worker = np.bincount(encoded.answers[:, 1], minlength=len(encoded.workers))
     with db.read() as s:
@@ -200,9 +217,28 @@ def consensus(db: Database, project_id: int, *, method: str | None = None) -> Co
     return ConsensusOut(method=name, items=items, annotators=skills)
 
 
-def consensus_labels(db: Database, project_id: int, *, method: str | None = None) -> dict[int, str]:
-    """``item id -> consensus label``, e.g. as training labels."""
-    return {c.item_id: c.label for c in consensus(db, project_id, method=method).items}
+def consensus_labels(
+    db: Database, project_id: int, *, method: str | None = None, rows: Iterable[Any] | None = None
+) -> dict[int, str]:
+    """``item id -> consensus label``, e.g. as training labels.
+
+    ``rows``: the project's current, non-skipped answers with a label, if the
+    caller has read them already (``id``, ``item_id``, ``user_id``, ``answer``,
+    oldest first per person and item, as :func:`current_answers` gives them);
+    they are then not read again.
+    """
+    if rows is None:
+        return {c.item_id: c.label for c in consensus(db, project_id, method=method).items}
+    with db.read() as s:
+        project = _classify_project(s, project_id)
+        labels, modality = list(project.labels), project.modality
+        stored = (json_out(project.settings) or {}).get(METHOD_KEY)
+    answers = _collect(rows, labels, modality, {})
+    name = choose_method(method, stored if isinstance(stored, str) else None, answers)
+    if not answers.answers:
+        return {}
+    encoded, aggregator = _fit(db, project_id, answers, name)
+    return {item: labels[int(aggregator.labels_[i])] for i, item in enumerate(encoded.items)}
 
 
 def iter_consensus_jsonl(db: Database, project_id: int, *, method: str | None = None) -> Iterator[bytes]:
