@@ -65,9 +65,14 @@ def recording(minutes: float, seed: int = 0) -> bytes:
 
 
 def length_label(minutes: float) -> str:
-    """The whole length as the player's clock shows it (audio.js clock()): 1:00:00 for 60 minutes."""
-    h, m = divmod(round(minutes), 60)
-    return f"{h}:{m:02d}:00" if h else f"{m}:00"
+    """The whole length as the player's clock shows it (audio.js clock(), tenths of a second).
+
+    1:00:00.0 for 60 minutes, 0:30.0 for 0.5, 1:15.0 for 1.25.
+    """
+    seconds = max(0.0, minutes * 60)
+    h, m = int(seconds // 3600), int(seconds % 3600 // 60)
+    rest = f"{seconds % 60:.1f}".rjust(4, "0")
+    return f"{h}:{m:02d}:{rest}" if h else f"{m}:{rest}"
 
 
 def measure(page: Any, url: str, pid: int, seek_to: float, minutes: float) -> dict[str, float]:
@@ -110,7 +115,9 @@ def measure(page: Any, url: str, pid: int, seek_to: float, minutes: float) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument(
+        "--minutes", type=float, default=60.0, help="length of the recording; fractions too, e.g. 0.5"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
