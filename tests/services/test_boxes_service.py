@@ -137,6 +137,11 @@ def test_quality_counts_edits_and_agreement(db: Database, media: MediaStore) -> 
     # Person 1: 2 of 3 suggestions match a box at IoU >= 0.5 (the moved one at IoU 1800/3200 = 0.56).
     assert quality["suggestions"]["precision"] == pytest.approx(4 / 6, abs=1e-4)
     assert quality["suggestions"]["recall"] == pytest.approx(4 / 5, abs=1e-4)
+    # Person vs suggestion: matched IoUs over (suggested + drawn - matched), per answer, then the mean.
+    # Person 1 matches the kept (IoU 1) and the moved box (0.5625) of 3 + 3 boxes: 1.5625 / 4;
+    # person 2 the same two of 3 + 2 boxes: 1.5625 / 3.
+    assert quality["suggestions"]["agreement"] == pytest.approx((1.5625 / 4 + 1.5625 / 3) / 2, abs=1e-4)
+    assert quality["suggestions"]["answers_compared"] == 2
     assert quality["people"]["pairs"] == 1
     assert quality["people"]["agreement"] == pytest.approx(2 / 3, abs=1e-4)
 

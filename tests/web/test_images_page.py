@@ -42,6 +42,9 @@ def test_the_boxes_card_counts_what_people_did_with_suggestions(web: WebSession,
     assert '<dd data-stat="kept">1</dd>' in html
     assert '<dd data-stat="deleted">1</dd>' in html
     assert '<dd data-stat="precision">0.50</dd>' in html and '<dd data-stat="recall">1.00</dd>' in html
+    # IoU person-suggestion: the kept box (IoU 1) over 2 suggested + 1 drawn - 1 matched; no second person.
+    assert '<dd data-stat="agreement">0.50</dd>' in html
+    assert '<dd data-stat="people">–</dd>' in html
     assert f'href="/api/projects/{pid}/coco"' in html
     assert f'src="/api/items/{item}/thumbnail"' in html
     thumb = web.client.get(f"/api/items/{item}/thumbnail")
