@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -30,6 +32,10 @@ def test_suggestion_is_preselected_explained_and_recorded(
         annotations.submit(ctx.db, admin.id, i, body)
     job, _ = retrain.request_training(ctx.db, loop.project, admin.id)
     loop.run_jobs()
+    # The live server runs jobs too: it may have claimed this one first.
+    deadline = time.monotonic() + 60
+    while records.get(ctx.db, job.id).state in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert records.get(ctx.db, job.id).state == "done"
 
     log_in(page, server, f"/projects/{loop.project}/label")
