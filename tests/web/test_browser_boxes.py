@@ -194,3 +194,75 @@ def test_window_and_level_of_a_16_bit_scan(
     assert canvas.count() == 0  # the right button draws nothing
     page.keyboard.press("w")
     expect(canvas.el).to_have_attribute("data-window", "1010-2990")
+
+
+def _cursor_at(page: Page, canvas: Canvas, x: float, y: float) -> str | None:
+    """What the editor would do under image pixel (x, y): "move" inside a box, "crosshair" outside."""
+    page.mouse.move(*canvas.point(x, y))
+    return canvas.el.get_attribute("data-cursor")
+
+
+def _view(canvas: Canvas) -> tuple[float, float, float]:
+    """The published view transform: (tx, ty, scale)."""
+    tx, ty, scale = (float(canvas.el.get_attribute(f"data-{k}") or "nan") for k in ("tx", "ty", "scale"))
+    return tx, ty, scale
+
+
+def test_panning_moves_the_view_not_the_boxes_and_undo_restores_moves_and_resizes(
+    page: Page, server: str, ctx: AppContext, admin: CurrentUser
+) -> None:
+    pid, [item] = boxes_project(ctx, admin, [scene()])
+    suggested = [
+        {"x": 100, "y": 100, "w": 160, "h": 200, "label": "face"},
+        {"x": 450, "y": 250, "w": 200, "h": 250, "label": "car"},
+    ]
+    boxes._write_suggestions(ctx.db, pid, {item: suggested}, {"source": "test"})
+    log_in(page, server, f"/projects/{pid}/label")
+    canvas = Canvas(page)
+    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
+    expect(canvas.el).to_have_attribute("data-count", "2")
+    tx, ty, scale = _view(canvas)
+
+    # Space-drag, started on top of the face box: the view pans by the drag, the box stays put.
+    page.mouse.move(*canvas.point(180, 200))
+    page.keyboard.down(" ")
+    expect(canvas.el).to_have_attribute("data-cursor", "grab")
+    page.mouse.down()
+    x, y = canvas.point(180, 200)
+    page.mouse.move(x + 80, y - 60, steps=4)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    assert _view(canvas) == pytest.approx((tx + 80, ty - 60, scale))
+    # Middle-button drag pans too. (Upward, overall: the resize below stays inside the viewport.)
+    x, y = canvas.point(400, 150)
+    page.mouse.move(x, y)
+    page.mouse.down(button="middle")
+    page.mouse.move(x - 30, y + 20, steps=4)
+    page.mouse.up(button="middle")
+    assert _view(canvas) == pytest.approx((tx + 50, ty - 40, scale))
+    # The boxes moved with the view: at their image coordinates, under the new transform.
+    assert _cursor_at(page, canvas, 120, 120) == "move"
+    assert _cursor_at(page, canvas, 90, 90) == "crosshair"
+    assert _cursor_at(page, canvas, 600, 450) == "move"
+    expect(canvas.el).to_have_attribute("data-selected", "-1")  # nor did panning select anything
+
+    # Move the face by (+50, +40): (120, 120) is no longer in it; undo puts it back.
+    canvas.drag((180, 200), (230, 240))
+    assert _cursor_at(page, canvas, 120, 120) == "crosshair"
+    page.keyboard.press("Control+z")
+    assert _cursor_at(page, canvas, 120, 120) == "move"
+    # Resize the car's bottom-right corner out to (700, 560): (680, 540) is in it; undo shrinks it back.
+    page.mouse.click(*canvas.point(550, 350))
+    expect(canvas.el).to_have_attribute("data-selected", "1")
+    canvas.drag((650, 500), (700, 560))
+    page.mouse.click(*canvas.point(400, 150))  # a click on empty image: nothing selected, no edge handles
+    expect(canvas.el).to_have_attribute("data-selected", "-1")
+    assert _cursor_at(page, canvas, 680, 540) == "move", _view(canvas)
+    page.keyboard.press("Control+z")
+    assert _cursor_at(page, canvas, 680, 540) == "crosshair"
+    assert _view(canvas) == pytest.approx((tx + 50, ty - 40, scale))  # undo leaves the view alone
+
+    page.keyboard.press("Enter")
+    wait_until_saved(page)
+    [value] = answers(ctx, pid)
+    assert value["boxes"] == suggested  # exactly: neither the pans nor the undone edits left a trace
