@@ -19,6 +19,7 @@ from hitloop.cli.render import table
 from hitloop.db.engine import Database
 from hitloop.jobs import JobRunner, records
 from hitloop.schemas import JobOut
+from hitloop.services import jobs as job_service
 from hitloop.settings import Settings
 
 __all__ = ["jobs", "train"]
@@ -171,7 +172,7 @@ def wait_job(job_id: int, timeout: float | None, quiet: bool, settings: Settings
 def cancel_job(job_id: int, settings: Settings) -> None:
     """Cancel a queued job; a running one stops at its next check."""
     with open_context(settings) as ctx:
-        job = records.cancel(ctx.db, job_id)
+        job = job_service.cancel_job(ctx.db, job_id, None)
     click.echo(f"Job {job.id} {job.state}.")
 
 
@@ -181,5 +182,5 @@ def cancel_job(job_id: int, settings: Settings) -> None:
 def rerun_job(job_id: int, settings: Settings) -> None:
     """Queue a new job like an ended one (e.g. one a crash interrupted)."""
     with open_context(settings) as ctx:
-        job = records.rerun(ctx.db, job_id)
+        job = job_service.rerun_job(ctx.db, job_id, None)
     click.echo(f"Queued {job.kind} job {job.id}.")

@@ -10,6 +10,7 @@ job whose heartbeat is old was cut short by a crash and is marked failed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, exists, insert, select, text, update
@@ -46,6 +47,9 @@ ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, FAILED, CANCELLED)
 
 jobs_t = cast(Table, Job.__table__)
+
+OnChange = Callable[[Any, JobOut], None]
+"""Called inside the write transaction with the session and the job (e.g. to add an audit event)."""
 
 
 def job_out(row: Any) -> JobOut:
@@ -95,12 +99,15 @@ def create(
     project_id: int | None = None,
     args: dict[str, Any] | None = None,
     user_id: int | None = None,
+    on_change: OnChange | None = None,
 ) -> JobOut:
     """Queue a job; a runner picks it up (see :mod:`hitloop.jobs.runner`)."""
     with db.write() as s:
         if project_id is not None and s.get(Project, project_id) is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
         job = insert_job(s, kind, project_id, args or {}, user_id)
+        if on_change is not None:
+            on_change(s, job)
     wake(db)
     return job
 
@@ -217,7 +224,7 @@ def finish(
         return bool(cast(CursorResult[Any], outcome).rowcount)
 
 
-def cancel(db: Database, job_id: int) -> JobOut:
+def cancel(db: Database, job_id: int, *, on_change: OnChange | None = None) -> JobOut:
     """Cancel a queued job at once; a running one stops at its next cancellation check."""
     with db.write() as s:
         row = s.execute(select(jobs_t.c.state).where(jobs_t.c.id == job_id)).first()
@@ -230,16 +237,25 @@ def cancel(db: Database, job_id: int) -> JobOut:
             .where(jobs_t.c.id == job_id, jobs_t.c.state.in_(ACTIVE))
             .values(state=CANCELLED, finished_at=time.time(), message="cancelled")
         )
+        if on_change is not None:
+            on_change(s, job_out(s.execute(select(jobs_t).where(jobs_t.c.id == job_id)).one()))
     return get(db, job_id)
 
 
-def rerun(db: Database, job_id: int, user_id: int | None = None) -> JobOut:
+def rerun(
+    db: Database, job_id: int, user_id: int | None = None, *, on_change: OnChange | None = None
+) -> JobOut:
     """Queue a new job with the kind and arguments of an ended one."""
     old = get(db, job_id)
     if old.state in ACTIVE:
         raise ConflictError(f"job {job_id} is still {old.state}", field="job_id")
     return create(
-        db, old.kind, project_id=old.project_id, args={**old.args, "rerun_of": job_id}, user_id=user_id
+        db,
+        old.kind,
+        project_id=old.project_id,
+        args={**old.args, "rerun_of": job_id},
+        user_id=user_id,
+        on_change=on_change,
     )
 
 

@@ -21,9 +21,9 @@ from hitloop.db.engine import Database
 from hitloop.db.sql import json_out
 from hitloop.db.tables import Event, Project, User
 from hitloop.errors import NotFoundError
-from hitloop.schemas import AuditEvent, AuditPage
+from hitloop.schemas import AuditEvent, AuditPage, JobOut
 
-__all__ = ["AUDIT_COLUMNS", "iter_audit_export", "list_events", "record_event"]
+__all__ = ["AUDIT_COLUMNS", "iter_audit_export", "list_events", "record_event", "record_job_event"]
 
 AUDIT_COLUMNS = ("id", "created_at", "user_id", "username", "action", "object_type", "object_id", "detail")
 EXPORT_CHUNK = 5_000
@@ -50,6 +50,14 @@ def record_event(
             created_at=time.time(),
         )
     )
+
+
+def record_job_event(session: Session, user_id: int | None, action: str, job: JobOut) -> None:
+    """``job.<action>`` (request, rerun, cancel) for a job a person queued or stopped."""
+    detail: dict[str, Any] = {"kind": job.kind}
+    if "rerun_of" in job.args:
+        detail["rerun_of"] = job.args["rerun_of"]
+    record_event(session, user_id, job.project_id, f"job.{action}", "job", job.id, detail)
 
 
 def _check_project(s: Session, project_id: int) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hitloop.db.engine import Database
-from hitloop.errors import InputError
+from hitloop.errors import ConflictError, InputError
 from hitloop.jobs import JobRegistry, records
 from hitloop.schemas import JobOut
+from hitloop.services.audit import record_job_event
 from hitloop.services.boxes import faces_job
 from hitloop.services.features import featurize_job
 from hitloop.services.scoring import score_job
 from hitloop.services.speech import transcribe_job
 from hitloop.services.training import train_job
 
-__all__ = ["ON_DEMAND", "builtin_jobs", "request_job"]
+__all__ = ["ON_DEMAND", "audit_job", "builtin_jobs", "cancel_job", "request_job", "rerun_job"]
 
 ON_DEMAND = ("featurize", "score", "faces", "transcribe")
 """Kinds a person may queue directly (training goes through :func:`~.retrain.request_training`)."""
@@ -31,7 +34,37 @@ def builtin_jobs() -> JobRegistry:
     return registry
 
 
+def audit_job(action: str, user_id: int | None) -> records.OnChange:
+    """An audit event ``job.<action>`` for the job, added in the transaction that changes it."""
+
+    def add(s: Any, job: JobOut) -> None:
+        record_job_event(s, user_id, action, job)
+
+    return add
+
+
 def request_job(db: Database, kind: str, project_id: int, user_id: int | None) -> JobOut:
     if kind not in ON_DEMAND:
         raise InputError(f"unknown job kind {kind!r}; known: {', '.join(ON_DEMAND)}", field="kind")
-    return records.create(db, kind, project_id=project_id, user_id=user_id)
+    return records.create(
+        db, kind, project_id=project_id, user_id=user_id, on_change=audit_job("request", user_id)
+    )
+
+
+def cancel_job(db: Database, job_id: int, user_id: int | None) -> JobOut:
+    """Cancel a job (see :func:`hitloop.jobs.records.cancel`), with an audit event."""
+    return records.cancel(db, job_id, on_change=audit_job("cancel", user_id))
+
+
+def rerun_job(db: Database, job_id: int, user_id: int | None) -> JobOut:
+    """Queue an ended job again, with an audit event. Training goes through
+    :func:`~.retrain.request_training`, so a project never trains twice at once."""
+    old = records.get(db, job_id)
+    if old.kind == "train" and old.project_id is not None and old.state not in records.ACTIVE:
+        from hitloop.services import retrain
+
+        new, created = retrain.request_training(db, old.project_id, user_id, rerun_of=job_id)
+        if not created:
+            raise ConflictError(f"job {new.id} already trains this project", field="job_id")
+        return new
+    return records.rerun(db, job_id, user_id, on_change=audit_job("rerun", user_id))

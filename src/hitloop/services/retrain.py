@@ -19,6 +19,7 @@ from hitloop.db.tables import Annotation, Job, ModelVersion, Project
 from hitloop.errors import NotFoundError
 from hitloop.jobs import records
 from hitloop.schemas import JobOut
+from hitloop.services.audit import record_job_event
 from hitloop.services.loop_settings import loop_settings_of
 from hitloop.types import TaskType
 
@@ -148,8 +149,16 @@ def _check(db: Database, project_id: int, ignore_job: int | None) -> tuple[JobOu
     return job, 0
 
 
-def request_training(db: Database, project_id: int, user_id: int | None) -> tuple[JobOut, bool]:
-    """Train on demand: (the job, True) if queued now, (the waiting or running one, False) if one exists."""
+def request_training(
+    db: Database, project_id: int, user_id: int | None, *, rerun_of: int | None = None
+) -> tuple[JobOut, bool]:
+    """Train on demand: (the job, True) if queued now, (the waiting or running one, False) if one exists.
+
+    A new job is written to the audit log (``job.request``, or ``job.rerun`` with ``rerun_of``).
+    """
+    args: dict[str, Any] = {"reason": "requested"}
+    if rerun_of is not None:
+        args["rerun_of"] = rerun_of
     with db.write() as s:
         project = s.get(Project, project_id, with_for_update=True)
         if project is None:
@@ -157,6 +166,7 @@ def request_training(db: Database, project_id: int, user_id: int | None) -> tupl
         active = _active_train(s, project_id, None)
         if active is not None:
             return records.job_out(active), False
-        job = records.insert_job(s, "train", project_id, {"reason": "requested"}, user_id)
+        job = records.insert_job(s, "train", project_id, args, user_id)
+        record_job_event(s, user_id, "request" if rerun_of is None else "rerun", job)
     records.wake(db)
     return job, True

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from hitloop.api.deps import Ctx, IdPath, User
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.errors import ConflictError, NotFoundError
+from hitloop.errors import NotFoundError
 from hitloop.jobs import records
 from hitloop.schemas import JobOut, JobRequest
 from hitloop.services import jobs as job_service
@@ -63,18 +63,11 @@ def get_job(job_id: IdPath, ctx: Ctx, user: User) -> JobOut:
 def cancel_job(job_id: IdPath, ctx: Ctx, user: User) -> JobOut:
     """Cancel a queued job, or ask a running one to stop at its next check."""
     _job(ctx, user, job_id, Action.UPDATE_PROJECT)
-    return records.cancel(ctx.db, job_id)
+    return job_service.cancel_job(ctx.db, job_id, user.id)
 
 
 @router.post("/api/jobs/{job_id}/rerun", response_model=JobOut, status_code=202)
 def rerun_job(job_id: IdPath, ctx: Ctx, user: User) -> JobOut:
     """Queue a new job with the kind and arguments of an ended one (e.g. one a crash interrupted)."""
-    job = _job(ctx, user, job_id, Action.UPDATE_PROJECT)
-    if job.kind == "train" and job.project_id is not None:
-        from hitloop.services import retrain
-
-        new, created = retrain.request_training(ctx.db, job.project_id, user.id)
-        if not created:
-            raise ConflictError(f"job {new.id} already trains this project", field="job_id")
-        return new
-    return records.rerun(ctx.db, job_id, user.id)
+    _job(ctx, user, job_id, Action.UPDATE_PROJECT)
+    return job_service.rerun_job(ctx.db, job_id, user.id)
