@@ -27,7 +27,7 @@ def cluster() -> Iterator[Any]:
         n_workers=2,
         processes=True,
         threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: two test runs at once must not clash on 8787
         scheduler_port=0,
         silence_logs=40,
     ) as c:
