@@ -185,7 +185,10 @@ def test_nan_features_fail_the_job_with_a_clear_message(loop: Loop, nan_plugin: 
     loop.label(loop.ids[:20])
     [job] = loop.run_jobs()
     assert job.state == "failed"
-    assert job.error == "field 'learner': the learner failed: features contain NaN or infinite values"
+    assert job.error == (
+        "field 'learner': the learner 'LogisticLearner' failed while training on 20 labels:"
+        " features contain NaN or infinite values"
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ first. ``items.priority`` is written as a rank in (0, 1]: the queue's index
 order (``priority DESC, id``) then serves the strategy's order, and "next
 item" stays one index seek. Rows are written with executemany in short
 transactions, so annotators are never held up for long. Nothing is written
-until everything is computed: a failure keeps the previous order.
+until everything is computed: a failure keeps the previous order. A newly
+trained model (:class:`NewVersion`) gets its ``model_versions`` row in the
+transaction that writes the first of its scores, so a job that fails before
+then leaves no version behind.
 """
 
 from __future__ import annotations
@@ -29,12 +32,23 @@ from hitloop.db.tables import ModelVersion, Project
 from hitloop.errors import InputError, NotFoundError
 from hitloop.jobs import JobContext
 from hitloop.ml.linalg import normalized_rows
+from hitloop.ml.remote import RemoteModelError
 from hitloop.ml.strategies import Pool
 from hitloop.services import features as feature_service
 from hitloop.services import retrain
 from hitloop.services.loop_settings import build_strategy, loop_settings_of
 
-__all__ = ["Explainer", "rescore", "score", "score_job", "write_batch_size"]
+__all__ = [
+    "Explainer",
+    "LearnerFailed",
+    "NewVersion",
+    "learner_error",
+    "learner_label",
+    "rescore",
+    "score",
+    "score_job",
+    "write_batch_size",
+]
 
 CHUNK = 20_000
 WRITE_BATCH = 2_000
@@ -162,12 +176,49 @@ def make_explainer(bundle: feature_service.FeatureBundle, learner: Any, labeled_
     return Explainer()
 
 
+class LearnerFailed(Exception):
+    """A learner raised while predicting: the cause in words (picklable, so it crosses Dask too)."""
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in one line: the message alone for the errors learners raise on purpose."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ValueError | RemoteModelError | LearnerFailed) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def learner_label(name: str, learner: Any) -> str:
+    """How a job error names the learner: its setting name, and its class when that says more."""
+    cls = type(learner).__name__
+    return repr(name) if name == cls else f"{name!r} ({cls})"
+
+
+def learner_error(label: str, doing: str, exc: BaseException) -> InputError:
+    """The job error for a learner that raised while ``doing`` something: the learner, then the cause."""
+    return InputError(f"the learner {label} failed {doing}: {_cause(exc)}", field="learner")
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A trained model not recorded yet: its ``model_versions`` row, written with its first scores.
+
+    ``columns`` are the row's values except ``id`` and ``metrics["changed"]``
+    (how many suggestions the model changed, known only while writing).
+    """
+
+    columns: dict[str, Any]
+
+
 # Runs on Dask workers too: module level, arguments pickled.
 def _proba_chunk(args: tuple[Any, Any]) -> NDArray[np.float64]:
     learner, X = args
-    P = np.asarray(learner.predict_proba(X), dtype=np.float64)
+    try:
+        P = np.asarray(learner.predict_proba(X), dtype=np.float64)
+    except Exception as exc:  # any learner's failure, named in the job's error without a traceback
+        raise LearnerFailed(_cause(exc)) from None
     if not np.isfinite(P).all():
-        raise ValueError("the learner returned NaN or infinite probabilities")
+        raise LearnerFailed("it returned NaN or infinite probabilities")
     return P
 
 
@@ -186,6 +237,11 @@ _UPSERT = Statement(
     " probs = excluded.probs, explanation = excluded.explanation, created_at = excluded.created_at"
 )
 _PREVIOUS = Statement("SELECT item_id, label FROM suggestions WHERE project_id = :p")
+_VERSION = Statement(
+    "INSERT INTO model_versions (project_id, job_id, learner, params, n_train, metrics, artifact, created_at)"
+    " VALUES (:project_id, :job_id, :learner, :params, :n_train, :metrics, :artifact, :created_at)"
+    " RETURNING id"
+)
 
 
 def _order(
@@ -206,12 +262,22 @@ def score(
     project: Project,
     bundle: feature_service.FeatureBundle,
     learner: Any,
-    version_id: int | None,
+    version: int | NewVersion | None,
     labels: dict[int, str],
     *,
     yield_tail: bool = False,
+    learner_name: str | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Suggestions and priorities for the project's unlabeled items; returns counts and ``changed``.
+
+    ``version`` is the model's recorded version id (None: no model, cold
+    start) or a :class:`NewVersion`, recorded in the transaction that writes
+    the first rows (its id is the result's ``model_version_id``).
+    ``learner_name`` names the learner in errors (default: its class).
+    ``seed`` seeds the query strategy: the id of the job that trained the
+    model, so rescoring a model repeats its training job's choice (default:
+    the version id; 0 for cold start).
 
     With ``yield_tail`` (a train job), writing stops after the first
     :data:`EXPLAIN_HEAD` rows of the new order as soon as enough new labels
@@ -236,23 +302,24 @@ def score(
         ctx.progress(0.6, f"predicting {n} items in {len(chunks)} chunks", force=True)
         try:
             P = np.vstack(ctx.map(_proba_chunk, chunks))
-        except ValueError as exc:
-            raise InputError(f"scoring failed: {exc}", field="learner") from None
+        except LearnerFailed as exc:
+            label = learner_label(learner_name or type(learner).__name__, learner)
+            raise learner_error(label, f"while scoring {n} items", exc) from None
     ctx.check_cancelled()
     ctx.progress(0.75, f"ranking with {loop.strategy}", force=True)
     y = np.array([labels[int(i)] for i in labeled_ids], dtype=object)
     pool = Pool(bundle.X, labeled=labeled_rows, y=y, learner=learner, proba=P)
-    seed = int(version_id or 0)
+    if seed is None:
+        seed = int(version) if isinstance(version, int) else 0
     try:
         scores = np.asarray(strategy.score(pool, random_state=seed), dtype=np.float64)
         batch = strategy.select(pool, n=min(loop.batch, len(unlabeled)), random_state=seed)
     except ValueError as exc:
         raise InputError(f"the strategy {loop.strategy!r} failed: {exc}", field="strategy") from None
     order = _order(scores, np.asarray(batch, dtype=np.intp), unlabeled)
-    priority = np.empty(n)
-    # The model version's id plus a rank in (0, 1]: rows this scoring writes come before rows
-    # an older scoring wrote, even when a train job leaves the tail to the next model.
-    priority[order] = float(version_id or 0) + (len(order) - np.arange(len(order))) / max(len(order), 1)
+    # A rank in (0, 1]; the priority written adds the model version's id (see _write).
+    rank = np.empty(n)
+    rank[order] = (len(order) - np.arange(len(order))) / max(len(order), 1)
     explanations: dict[int, dict[str, Any] | None] = {}
     if P is not None:
         # Only the head of the queue: items further back are rescored before anyone sees them.
@@ -268,15 +335,32 @@ def score(
         explanations = dict(zip(head.tolist(), flat, strict=True))
     ctx.check_cancelled()
     stop_tail = (lambda: retrain.retrain_due(ctx.db, project.id)) if yield_tail else None
-    changed, written = _write(
-        ctx, project.id, bundle, learner, version_id, P, explanations, unlabeled, priority, stop_tail
+    changed, written, version_id = _write(
+        ctx, project.id, bundle, learner, version, P, explanations, unlabeled, rank, stop_tail
     )
-    return {
+    out: dict[str, Any] = {
         "scored": len(unlabeled),
         "written": written,
         "batch": [int(bundle.ids[i]) for i in batch],
         "changed": changed,
     }
+    if isinstance(version, NewVersion):
+        out["model_version_id"] = version_id
+    return out
+
+
+def _record(conn: Any, version: NewVersion, changed: float | None) -> int:
+    """Insert the new model's ``model_versions`` row in ``conn``'s transaction; its id."""
+    columns = version.columns
+    row = _VERSION.run(
+        conn,
+        {
+            **columns,
+            "params": json_in(conn, columns.get("params") or {}),
+            "metrics": json_in(conn, {**(columns.get("metrics") or {}), "changed": changed}),
+        },
+    ).one()
+    return int(row[0])
 
 
 def _write(
@@ -284,14 +368,18 @@ def _write(
     project_id: int,
     bundle: feature_service.FeatureBundle,
     learner: Any,
-    version_id: int | None,
+    version: int | NewVersion | None,
     P: NDArray[np.float64] | None,
     explanations: dict[int, dict[str, Any] | None],
     unlabeled: NDArray[np.intp],
-    priority: NDArray[np.float64],
+    rank: NDArray[np.float64],
     stop_tail: Callable[[], bool] | None = None,
-) -> tuple[float | None, int]:
-    """Write priorities and suggestions, head of the queue first; returns ``changed`` and rows written."""
+) -> tuple[float | None, int, int | None]:
+    """Write priorities and suggestions, head of the queue first; ``changed``, rows written, version id.
+
+    A :class:`NewVersion` is recorded in the transaction of the first rows
+    (alone when there are none), so the version appears with its scores.
+    """
     db: Database = ctx.db
     ids = bundle.ids
     changed: float | None = None
@@ -313,7 +401,11 @@ def _write(
     now = time.time()
     total = len(unlabeled)
     # Head of the queue first: the items served next get their new order and suggestion soonest.
-    ordered = unlabeled[np.argsort(-priority[unlabeled], kind="stable")]
+    ordered = unlabeled[np.argsort(-rank[unlabeled], kind="stable")]
+    version_id = None if isinstance(version, NewVersion) else version
+    if isinstance(version, NewVersion) and total == 0:
+        with db.driver_write() as conn:
+            version_id = _record(conn, version, changed)
     written = 0
     for start in range(0, total, WRITE_BATCH):
         if stop_tail is not None and start >= EXPLAIN_HEAD and stop_tail():
@@ -321,7 +413,12 @@ def _write(
         rows = ordered[start : start + WRITE_BATCH]
         item_ids = ids[rows].tolist()
         with db.driver_write() as conn:
-            _PRIORITY.run(conn, list(zip(priority[rows].tolist(), item_ids, strict=True)))
+            if isinstance(version, NewVersion) and version_id is None:
+                version_id = _record(conn, version, changed)
+            # The model version's id plus the rank: rows this scoring writes come before rows
+            # an older scoring wrote, even when a train job leaves the tail to the next model.
+            priority = float(version_id or 0) + rank[rows]
+            _PRIORITY.run(conn, list(zip(priority.tolist(), item_ids, strict=True)))
             if P is not None and best is not None:
                 batch_p = P[rows]
                 top = np.argsort(-batch_p, axis=1)[:, :TOP_PROBS]
@@ -346,7 +443,7 @@ def _write(
                 _UPSERT.run(conn, params)
         written += len(rows)
         ctx.progress(0.8 + 0.2 * min(1.0, (start + len(rows)) / max(total, 1)), "writing priorities")
-    return changed, written
+    return changed, written, version_id
 
 
 def rescore(
@@ -372,12 +469,13 @@ def rescore(
             ctx, project_id
         )
     labels = training.training_labels(ctx.db, project_id)
-    learner, version_id = None, None
+    learner, version_id, name, seed = None, None, None, None
     if latest is not None and latest.artifact:
         stored = training.load_model(latest.artifact)
         if stored.get("feature_generation") == bundle.generation:
-            learner, version_id = stored["learner"], latest.id
-    return score(ctx, project, bundle, learner, version_id, labels)
+            learner, version_id, name = stored["learner"], latest.id, latest.learner
+            seed = latest.job_id if latest.job_id is not None else latest.id
+    return score(ctx, project, bundle, learner, version_id, labels, learner_name=name, seed=seed)
 
 
 def score_job(ctx: JobContext) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 A train job reads the project's labels (:func:`training_labels`) and stored
 features, fits the project's learner, estimates its accuracy by
 cross-validation on the labeled items, stores the fitted learner under
-``data_dir/models/<project_id>/``, records a ``model_versions`` row and then
-scores the pool (:mod:`hitloop.services.scoring`), all without holding up
-annotators: only the short writes at the end take the write lock.
+``data_dir/models/<project_id>/`` and scores the pool
+(:mod:`hitloop.services.scoring`), which records the ``model_versions`` row
+with the first scores it writes, all without holding up annotators: only the
+short writes at the end take the write lock. A job that fails before then
+leaves no version and the previous order.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from sklearn.model_selection import StratifiedKFold
 from hitloop.db.engine import Database
 from hitloop.db.sql import Statement
 from hitloop.db.tables import ModelVersion, Project
-from hitloop.errors import InputError, NotFoundError
+from hitloop.errors import HitloopError, InputError, NotFoundError
 from hitloop.jobs import JobContext
+from hitloop.jobs.context import JobCancelled, JobInterrupted
 from hitloop.ml.calibration import fit_temperature
 from hitloop.ml.learners import LabelSpreadingLearner, LogisticLearner
 from hitloop.schemas import LearningCurvePoint, ModelsOut, ModelVersionOut
 from hitloop.services import features as feature_service
+from hitloop.services import scoring
 from hitloop.services.consensus import consensus_labels
 from hitloop.services.loop_settings import build_learner, loop_settings_of
 from hitloop.types import TaskType
@@ -235,6 +239,7 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
         rows = bundle.positions(ids)
     y = np.array([labels[int(i)] for i in ids], dtype=object)
     learner = build_learner(project.modality, list(project.labels), loop)
+    name = loop.learner if loop.learner != "default" else learner_name(learner)
     ctx.check_cancelled()
     ctx.progress(0.3, f"training on {len(ids)} labels", force=True)
     started = time.monotonic()
@@ -248,8 +253,11 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
             learner.fit(bundle.X, y_pool)
         else:
             _fit(learner, bundle.X[rows], y, oof, list(project.labels))
-    except ValueError as exc:
-        raise InputError(f"the learner failed: {exc}", field="learner") from None
+    except (JobCancelled, JobInterrupted, HitloopError):
+        raise
+    except Exception as exc:  # any learner's failure: the job's error names it and the cause
+        label = scoring.learner_label(name, learner)
+        raise scoring.learner_error(label, f"while training on {len(ids)} labels", exc) from None
     metrics.update(
         {
             "n_annotations": n_annotations,
@@ -269,31 +277,49 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
             "feature_generation": bundle.generation,
         },
     )
-    with ctx.db.write() as s:
-        version = ModelVersion(
-            project_id=project_id,
-            job_id=ctx.job_id,
-            learner=loop.learner if loop.learner != "default" else learner_name(learner),
-            params=_json_params(learner),
-            n_train=len(ids),
-            metrics=metrics,
-            artifact=str(path),
-            created_at=time.time(),
-        )
-        s.add(version)
-        s.flush()
-        version_id = version.id
-    from hitloop.services import scoring
-
+    # Recorded with the first scores it writes (scoring.NewVersion): a job that fails
+    # before then (the learner fails to predict, a remote model times out) leaves no version.
+    version = scoring.NewVersion(
+        {
+            "project_id": project_id,
+            "job_id": ctx.job_id,
+            "learner": name,
+            "params": _json_params(learner),
+            "n_train": len(ids),
+            "metrics": metrics,
+            "artifact": str(path),
+            "created_at": time.time(),
+        }
+    )
     ctx.progress(0.55, "scoring the pool", force=True)
-    scored = scoring.score(ctx, project, bundle, learner, version_id, labels, yield_tail=True)
-    with ctx.db.write() as s:
-        row = s.get(ModelVersion, version_id)
-        assert row is not None
-        row.metrics = {**metrics, "changed": scored.get("changed")}
+    try:
+        scored = scoring.score(
+            ctx,
+            project,
+            bundle,
+            learner,
+            version,
+            labels,
+            yield_tail=True,
+            learner_name=name,
+            seed=ctx.job_id,
+        )
+    except BaseException:
+        if not _recorded(ctx.db, path):
+            path.unlink(missing_ok=True)
+        raise
     # CPU of this thread (the job's own work, whatever else runs on the machine).
     cpu = round(time.thread_time() - cpu_started, 3)
-    return {"model_version_id": version_id, "n_train": len(ids), **metrics, **scored, "cpu_seconds": cpu}
+    return {"n_train": len(ids), **metrics, **scored, "cpu_seconds": cpu}
+
+
+def _recorded(db: Database, artifact: Path) -> bool:
+    """Does a model version point at this stored model (its scores began to be written)?"""
+    from sqlalchemy import select
+
+    with db.read() as s:
+        found = s.scalar(select(ModelVersion.id).where(ModelVersion.artifact == str(artifact)).limit(1))
+    return found is not None
 
 
 def _json_params(learner: Any) -> dict[str, Any]:
