@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from hitloop.cli.errors import CommandError
 from hitloop.cli.options import open_context, quiet_option, settings_options
 from hitloop.cli.progress import progress_bar
 from hitloop.errors import InputError
@@ -63,9 +64,12 @@ def faces(
             bar.n = done
             bar.refresh()
 
-        result = boxes.suggest_faces(
-            ctx.db, ctx.media, project_id, label=label, params=params, redo=redo, progress=progress
-        )
+        try:
+            result = boxes.suggest_faces(
+                ctx.db, ctx.media, project_id, label=label, params=params, redo=redo, progress=progress
+            )
+        except ImportError as exc:  # OpenCV missing: the message names the extra to install
+            raise CommandError(str(exc)) from None
     click.echo(f"Suggested {result['boxes']:,} face boxes on {result['items']:,} images")
 
 

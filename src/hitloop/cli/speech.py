@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hitloop.cli.errors import CommandError
 from hitloop.cli.options import open_context, quiet_option, settings_options
 from hitloop.cli.progress import progress_bar
 from hitloop.services import speech
@@ -32,7 +33,10 @@ def transcribe(project_id: int, redo: bool, limit: int | None, quiet: bool, sett
             bar.total = total
             bar.update(1)
 
-        count = speech.transcribe_project(
-            ctx.db, ctx.media, project_id, redo=redo, limit=limit, progress=step
-        )
+        try:
+            count = speech.transcribe_project(
+                ctx.db, ctx.media, project_id, redo=redo, limit=limit, progress=step
+            )
+        except ImportError as exc:  # pocketsphinx missing: the message names the extra to install
+            raise CommandError(str(exc)) from None
     click.echo(f"Drafted {count:,} items of project {project_id}")
