@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -46,14 +47,32 @@ class JobContext:
     workers: set[str] = field(default_factory=set)
     _last_write: float = 0.0
     _last_check: float = 0.0
+    #: The part of the job's 0..1 that ``progress`` fills now (see :meth:`stage`).
+    _span: tuple[float, float] = (0.0, 1.0)
 
     def progress(self, fraction: float, message: str = "", *, force: bool = False) -> None:
-        """Record progress (0..1) and a short message; written at most four times a second."""
+        """Record progress (0..1 of the current stage) and a message; written at most 4 times a second."""
         now = time.monotonic()
         if not force and now - self._last_write < _PROGRESS_EVERY_S:
             return
         self._last_write = now
-        records.set_progress(self.db, self.job_id, min(max(float(fraction), 0.0), 1.0), message)
+        low, high = self._span
+        overall = low + min(max(float(fraction), 0.0), 1.0) * (high - low)
+        records.set_progress(self.db, self.job_id, overall, message)
+
+    @contextmanager
+    def stage(self, start: float, end: float) -> Iterator[None]:
+        """Run a step that reports its own 0..1 as ``start``..``end`` of the current stage.
+
+        A step shared by several jobs (featurizing, inside training) counts from 0 to 1;
+        nested in a bigger job it must not send that job's bar back or jump it ahead.
+        """
+        low, high = self._span
+        self._span = (low + start * (high - low), low + end * (high - low))
+        try:
+            yield
+        finally:
+            self._span = (low, high)
 
     def check_cancelled(self) -> None:
         """Raise :class:`JobCancelled` if the job was cancelled, :class:`JobInterrupted` if stopping."""

@@ -252,11 +252,13 @@ def featurize_job(ctx: JobContext) -> dict[str, Any]:
     """The ``featurize`` job: features for every item, then a retrained model or a cold-start order."""
     if ctx.project_id is None:
         raise InputError("a featurize job needs a project", field="project_id")
-    bundle = featurize(ctx, ctx.project_id)
+    with ctx.stage(0.0, 0.5):
+        bundle = featurize(ctx, ctx.project_id)
     from hitloop.services import scoring, training
 
     summary = {"items": len(bundle.ids), "features": int(bundle.X.shape[1]), "key": bundle.key}
-    if training.has_model(ctx.db, ctx.project_id):
-        # New features make the old model's inputs meaningless: retrain on them.
-        return {**summary, **training.train(ctx, ctx.project_id)}
-    return {**summary, **scoring.rescore(ctx, ctx.project_id, bundle)}
+    with ctx.stage(0.5, 1.0):
+        if training.has_model(ctx.db, ctx.project_id):
+            # New features make the old model's inputs meaningless: retrain on them.
+            return {**summary, **training.train(ctx, ctx.project_id)}
+        return {**summary, **scoring.rescore(ctx, ctx.project_id, bundle)}

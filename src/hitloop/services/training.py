@@ -230,12 +230,14 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     ctx.progress(0.05, "loading features", force=True)
     bundle = feature_service.up_to_date(ctx.db, ctx.settings, project_id)
     if bundle is None:
-        bundle = feature_service.featurize(ctx, project_id)
+        with ctx.stage(0.05, 0.3):
+            bundle = feature_service.featurize(ctx, project_id)
     ids = np.array(sorted(labels), dtype=np.int64)
     try:
         rows = bundle.positions(ids)
     except LookupError:
-        bundle = feature_service.featurize(ctx, project_id)
+        with ctx.stage(0.05, 0.3):
+            bundle = feature_service.featurize(ctx, project_id)
         rows = bundle.positions(ids)
     y = np.array([labels[int(i)] for i in ids], dtype=object)
     learner = build_learner(project.modality, list(project.labels), loop)
