@@ -160,7 +160,7 @@ def _error(result: Result) -> str:
         (
             None,
             ("--strategy", "margin", "--strategy", "psychic"),
-            "Error: field 'strategy': unknown strategy 'psychic'; known: badge, cold-start, density-margin,",
+            "Error: field 'strategy': unknown strategy 'psychic'; known: badge, cold-start, cover-margin, density-margin,",
         ),
         (
             None,

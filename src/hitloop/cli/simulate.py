@@ -21,7 +21,13 @@ from hitloop.cli.simulate_report import SimulationReport
 from hitloop.errors import InputError
 from hitloop.formats import detect_format, open_reader
 from hitloop.ml.audio import featurizer_samplerate
-from hitloop.ml.defaults import TEXT_FEATURIZERS, default_featurizer, default_learner, text_featurizer
+from hitloop.ml.defaults import (
+    TEXT_FEATURIZERS,
+    default_featurizer,
+    default_learner,
+    default_strategy_name,
+    text_featurizer,
+)
 from hitloop.ml.simulate import SimulationResult, simulate
 from hitloop.ml.strategies import DEFAULT_STRATEGY
 
@@ -29,7 +35,6 @@ __all__ = ["simulate_command"]
 
 MODALITIES = ("text", "image", "audio")
 TEST_SIZE = 0.3
-DEFAULT_STRATEGIES = (DEFAULT_STRATEGY, "random")
 
 
 def _read(path: Path, modality: str, text_field: str, label_field: str) -> tuple[list[Any], list[str]]:
@@ -204,7 +209,8 @@ def _write_json(out: Path, report: SimulationReport) -> None:
     "strategies",
     multiple=True,
     metavar="NAME",
-    help=f"A query strategy to simulate; repeat for several [default: {', '.join(DEFAULT_STRATEGIES)}].",
+    help=f"A query strategy to simulate; repeat for several [default: {DEFAULT_STRATEGY} "
+    f"(audio: {default_strategy_name('audio')}) and random].",
 )
 @click.option(
     "--featurizer",
@@ -302,7 +308,7 @@ def simulate_command(
     needed to reach --target times the accuracy of the same learner trained
     on the whole pool. docs/ml.md describes the JSON.
     """
-    names = list(dict.fromkeys(strategies or DEFAULT_STRATEGIES))
+    names = list(dict.fromkeys(strategies or (default_strategy_name(modality), "random")))
     built = {name: plugins.make_strategy(name) for name in names}  # unknown names fail before any work
     featurizer = _featurizer(featurizer_name, modality)
     learner = _learner(learner_name, modality)

@@ -10,8 +10,7 @@ from hitloop import plugins
 from hitloop.db.engine import Database
 from hitloop.db.tables import Project
 from hitloop.errors import InputError, NotFoundError
-from hitloop.ml.defaults import default_learner
-from hitloop.ml.strategies import DEFAULT_STRATEGY
+from hitloop.ml.defaults import default_learner, default_strategy_name
 from hitloop.schemas import LoopSettings, LoopSettingsUpdate
 from hitloop.services.audit import record_event
 
@@ -32,11 +31,20 @@ DEFAULT_LEARNER = "default"
 """The modality's default learner (:func:`hitloop.ml.defaults.default_learner`)."""
 
 
-def loop_settings_of(settings: dict[str, Any] | None) -> LoopSettings:
-    """The loop settings stored in a project's settings JSON, with defaults filled in."""
+def loop_settings_of(settings: dict[str, Any] | None, modality: str | None = None) -> LoopSettings:
+    """The loop settings stored in a project's settings JSON, with defaults filled in.
+
+    The default strategy depends on the project's ``modality``
+    (:func:`hitloop.ml.defaults.default_strategy_name`); None or an unknown
+    modality gets the general default.
+    """
     s = settings or {}
+    try:
+        strategy = default_strategy_name(modality)
+    except ValueError:
+        strategy = default_strategy_name(None)
     return LoopSettings(
-        strategy=str(s.get("strategy") or DEFAULT_STRATEGY),
+        strategy=str(s.get("strategy") or strategy),
         learner=str(s.get("learner") or DEFAULT_LEARNER),
         learner_params=dict(s.get("learner_params") or {}),
         retrain_every=int(s.get("retrain_every") or DEFAULT_RETRAIN_EVERY),
@@ -47,10 +55,10 @@ def loop_settings_of(settings: dict[str, Any] | None) -> LoopSettings:
 
 def get_loop_settings(db: Database, project_id: int) -> LoopSettings:
     with db.read() as s:
-        row = s.execute(select(Project.settings).where(Project.id == project_id)).first()
+        row = s.execute(select(Project.settings, Project.modality).where(Project.id == project_id)).first()
     if row is None:
         raise NotFoundError(f"project {project_id} not found", field="project_id")
-    return loop_settings_of(row.settings)
+    return loop_settings_of(row.settings, row.modality)
 
 
 def build_learner(modality: str, labels: list[str], loop: LoopSettings) -> Any:
@@ -97,7 +105,7 @@ def update_loop_settings(
         merged = {**(project.settings or {}), **changes}
         if "learner" in changes and "learner_params" not in changes:
             merged["learner_params"] = {}
-        loop = loop_settings_of(merged)
+        loop = loop_settings_of(merged, project.modality)
         _validate(project.modality, list(project.labels), loop)
         project.settings = merged
         record_event(s, user_id, project_id, "project.loop_settings", "project", project_id, changes)

@@ -285,7 +285,7 @@ def score(
     the rows not written keep their older priority, below every row written
     here (``written`` < ``scored`` in the result).
     """
-    loop = loop_settings_of(project.settings)
+    loop = loop_settings_of(project.settings, project.modality)
     strategy = build_strategy(loop)
     known = np.fromiter(labels, dtype=np.int64, count=len(labels))
     labeled_ids = np.sort(known[np.isin(known, bundle.ids)])

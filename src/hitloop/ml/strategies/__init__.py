@@ -18,6 +18,7 @@ from hitloop.ml.strategies.committee import BaldCommittee, QueryByCommittee
 from hitloop.ml.strategies.diversity import Badge, ColdStart, KCenterGreedy
 from hitloop.ml.strategies.registry import DEFAULT_STRATEGY, STRATEGIES, make_strategy
 from hitloop.ml.strategies.uncertainty import (
+    CoverMargin,
     DensityWeightedMargin,
     DiverseMargin,
     Entropy,
@@ -33,6 +34,7 @@ __all__ = [
     "Badge",
     "BaldCommittee",
     "ColdStart",
+    "CoverMargin",
     "DensityWeightedMargin",
     "DiverseMargin",
     "Entropy",

@@ -10,6 +10,7 @@ from hitloop.ml.strategies.base import QueryStrategy
 from hitloop.ml.strategies.committee import BaldCommittee, QueryByCommittee
 from hitloop.ml.strategies.diversity import Badge, ColdStart, KCenterGreedy
 from hitloop.ml.strategies.uncertainty import (
+    CoverMargin,
     DensityWeightedMargin,
     DiverseMargin,
     Entropy,
@@ -27,6 +28,7 @@ STRATEGIES: Mapping[str, type[QueryStrategy]] = MappingProxyType(
         "margin": Margin,
         "entropy": Entropy,
         "diverse-margin": DiverseMargin,
+        "cover-margin": CoverMargin,
         "density-margin": DensityWeightedMargin,
         "qbc-vote-entropy": QueryByCommittee,
         "qbc-bald": BaldCommittee,

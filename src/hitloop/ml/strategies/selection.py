@@ -31,6 +31,7 @@ __all__ = [
     "k_center_greedy",
     "kmeans_pp",
     "top_n",
+    "uncovered_representatives",
 ]
 
 IntArray = NDArray[np.intp]
@@ -381,3 +382,72 @@ def diverse_top_n(
     assigned, _ = _kmeans(X, pool, n, gen, weights, len(pool))
     chosen = pool[_best_per_cluster(assigned, value, n)]
     return np.asarray(chosen[np.argsort(-s[chosen], kind="stable")], dtype=np.intp)
+
+
+def uncovered_representatives(
+    X: Features,
+    labeled: Any,
+    n: int,
+    weight: Any,
+    exclude: Any = None,
+    rng: int | np.random.Generator | None = None,
+    max_fit: int = 20_000,
+) -> IntArray:
+    """Representatives of the pool's clusters that hold no labeled item yet.
+
+    The selectable and labeled items are clustered (cosine k-means) into
+    ``len(labeled) + n`` groups, so at least ``n`` groups have no label. Each
+    such group offers the item nearest its centre; groups are ranked by
+    their size times their mean ``weight`` (for example the model's
+    uncertainty), so large regions the model is unsure about come first.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_items, n_features)
+    labeled : array-like of int
+        Items with a label: they mark their cluster as covered.
+    n : int
+    weight : array-like of shape (n_items,)
+        Non-negative; averaged over each cluster's members.
+    exclude : array-like of int or None
+        Never returned (labeled items should be in it too).
+    rng : seed or Generator
+    max_fit : int
+        Centres are fit on at most this many items.
+
+    Returns
+    -------
+    ndarray of int, shape (at most n,)
+        Best first; fewer than ``n`` only when fewer items are selectable.
+
+    References
+    ----------
+    G. Hacohen, A. Dekel and D. Weinshall, "Active Learning on a Budget:
+    Opposite Strategies Suit High and Low Budgets", ICML 2022 (TypiClust:
+    typical items of uncovered clusters); H. T. Nguyen and A. Smeulders,
+    "Active Learning Using Pre-clustering", ICML 2004.
+    """
+    gen = as_generator(rng)
+    w = np.asarray(weight, dtype=np.float64)
+    if w.shape != (X.shape[0],) or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("weight must be finite, non-negative, one per item")
+    marked = np.asarray(labeled, dtype=np.intp)
+    free = allowed_mask(X.shape[0], exclude)
+    candidates = np.flatnonzero(free)
+    if n <= 0 or len(candidates) == 0:
+        return np.empty(0, dtype=np.intp)
+    rows = np.union1d(candidates, marked).astype(np.intp)
+    k = min(len(marked) + n, len(rows))
+    assigned, distance = _kmeans(X, rows, k, gen, None, max_fit)
+    covered = np.zeros(k, dtype=bool)
+    covered[assigned[np.isin(rows, marked)]] = True
+    open_rows = free[rows] & ~covered[assigned]
+    if not open_rows.any():
+        return np.empty(0, dtype=np.intp)
+    sizes = np.bincount(assigned, minlength=k)
+    mean_weight = np.bincount(assigned, weights=w[rows], minlength=k) / np.maximum(sizes, 1)
+    idx = np.flatnonzero(open_rows)
+    best = idx[_best_per_cluster(assigned[idx], -distance[idx], k)[: len(np.unique(assigned[idx]))]]
+    value = sizes[assigned[best]] * mean_weight[assigned[best]]
+    order = np.argsort(-value, kind="stable")
+    return np.asarray(rows[best[order]][:n], dtype=np.intp)

@@ -1,4 +1,4 @@
-"""Uncertainty sampling: least confidence, margin, entropy, and a density-weighted margin."""
+"""Uncertainty sampling: least confidence, margin, entropy, density-weighted and cluster-covering margin."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from numpy.typing import NDArray
 from hitloop.ml.memo import FeatureMemo
 from hitloop.ml.strategies.base import Pool, QueryStrategy
 from hitloop.ml.strategies.scoring import cluster_density, entropy, least_confidence, margin_uncertainty
-from hitloop.ml.strategies.selection import diverse_top_n, top_n
+from hitloop.ml.strategies.selection import diverse_top_n, top_n, uncovered_representatives
 
 __all__ = [
+    "CoverMargin",
     "DensityWeightedMargin",
     "DiverseMargin",
     "Entropy",
@@ -97,6 +98,55 @@ class DiverseMargin(Margin):
 
     def __init__(self, batch: str = "diverse", candidates: int = 5) -> None:
         super().__init__(batch=batch, candidates=candidates)
+
+
+class CoverMargin(DiverseMargin):
+    """Cover the pool's clusters first, then margin with diverse batches.
+
+    While the labels number fewer than ``per_class`` times the classes, each
+    batch takes the representatives (nearest the centre) of k-means clusters
+    of the pool that hold no label yet, with k = labels + batch, largest and
+    most uncertain clusters first
+    (:func:`~hitloop.ml.strategies.selection.uncovered_representatives`);
+    the rest of the batch, and every batch after, is :class:`DiverseMargin`.
+    Made for data whose classes split into several clusters each (a spoken
+    word by each speaker): early labels then reach every cluster instead of
+    refining the boundaries of the clusters already seen. ``score`` (the
+    queue order after the batch) is margin uncertainty.
+
+    Parameters
+    ----------
+    per_class : float
+        Labels per class (of the model's class list) up to which batches
+        cover clusters; 0 makes this :class:`DiverseMargin`.
+    batch, candidates
+        As in :class:`UncertaintySampling`, for the margin part.
+
+    References
+    ----------
+    G. Hacohen, A. Dekel and D. Weinshall, "Active Learning on a Budget:
+    Opposite Strategies Suit High and Low Budgets", ICML 2022.
+    """
+
+    def __init__(self, per_class: float = 5.0, batch: str = "diverse", candidates: int = 5) -> None:
+        super().__init__(batch=batch, candidates=candidates)
+        self.per_class = per_class
+
+    def _select(self, pool: Pool, n: int, rng: np.random.Generator) -> NDArray[np.intp]:
+        if not self.per_class >= 0:
+            raise ValueError(f"per_class must be >= 0, got {self.per_class}")
+        P = pool.probabilities
+        cover = min(n, int(np.ceil(self.per_class * P.shape[1])) - len(pool.labeled))
+        if cover <= 0:
+            return super()._select(pool, n, rng)
+        first = uncovered_representatives(
+            pool.X, pool.labeled, cover, margin_uncertainty(P), pool.excluded, rng
+        )
+        if len(first) == n:
+            return first
+        rest = Pool(pool.X, labeled=pool.labeled, learner=pool.learner, proba=P,
+                    exclude=np.union1d(pool.exclude, first))  # fmt: skip
+        return np.concatenate([first, super()._select(rest, n - len(first), rng)]).astype(np.intp)
 
 
 class DensityWeightedMargin(UncertaintySampling):
