@@ -26,6 +26,8 @@ def _labeled_project(api: Any, n_labels: int = 12) -> tuple[int, list[dict[str, 
     ]
     by_id = dict(zip(ids, truth, strict=True))
     for i in ids[:n_labels]:
+        served = api.post(f"/api/projects/{project}/next", json={"count": 1}).json()["items"]
+        assert [it["id"] for it in served] == [i]  # a first answer needs the item served
         r = api.post(
             f"/api/items/{i}/annotations", json={"value": {"label": by_id[i]}, "client_key": f"label-key-{i}"}
         )

@@ -28,6 +28,8 @@ def labeled(sdk: Client, project: ProjectOut) -> dict[str, str]:
     """Three answered items and one skipped; returns text -> label."""
     texts = {"good film": "pos", "dull film": "neg", "a film, yes": "neutral", "???": ""}
     ids = sdk.add_items(project.id, [{"text": t, "external_id": f"e{i}"} for i, t in enumerate(texts)])
+    sdk.next(project.id, count=len(ids))
+    sdk.next(project.id, count=len(ids))
     for item_id, label in zip(ids, texts.values(), strict=True):
         if label:
             sdk.submit(item_id, label=label)

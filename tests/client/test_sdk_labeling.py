@@ -63,6 +63,7 @@ def test_release_returns_items_to_the_queue(sdk: Client, project: ProjectOut, it
 def test_multilabel_and_raw_value(sdk: Client) -> None:
     project = sdk.create_project("Topics", ["sport", "tech", "art"], task="multilabel")
     a, b = sdk.add_items(project.id, ["x", "y"])
+    sdk.next(project.id, count=2)
     assert sdk.submit(a, labels={"tech", "sport"}).value == {"labels": ["sport", "tech"]}
     assert sdk.submit(b, {"labels": []}).value == {"labels": []}
 
@@ -84,22 +85,25 @@ def test_a_skip_carries_no_value(sdk: Client, item_ids: list[int]) -> None:
 
 
 def test_same_client_key_records_one_annotation(
-    sdk: Client, item_ids: list[int], count_annotations: Callable[[], int]
+    sdk: Client, project: ProjectOut, item_ids: list[int], count_annotations: Callable[[], int]
 ) -> None:
+    sdk.next(project.id)
     first = sdk.submit(item_ids[0], label="pos", client_key="key-0001")
     again = sdk.submit(item_ids[0], label="pos", client_key="key-0001")
     assert (again.id, again.replayed, first.replayed) == (first.id, True, False)
     assert count_annotations() == 1
 
 
-def test_client_key_reused_for_another_item(sdk: Client, item_ids: list[int]) -> None:
+def test_client_key_reused_for_another_item(sdk: Client, project: ProjectOut, item_ids: list[int]) -> None:
+    sdk.next(project.id, count=2)
     sdk.submit(item_ids[0], label="pos", client_key="key-0002")
     with pytest.raises(ConflictError) as info:
         sdk.submit(item_ids[1], label="pos", client_key="key-0002")
     assert info.value.field == "client_key"
 
 
-def test_generated_client_keys_differ(sdk: Client, item_ids: list[int]) -> None:
+def test_generated_client_keys_differ(sdk: Client, project: ProjectOut, item_ids: list[int]) -> None:
+    sdk.next(project.id)
     a = sdk.submit(item_ids[0], label="pos")
     b = sdk.submit(item_ids[0], label="neg")  # a correction supersedes the first answer
     assert a.client_key != b.client_key

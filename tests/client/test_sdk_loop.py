@@ -13,7 +13,9 @@ def _project(sdk: Client, n_labels: int) -> tuple[int, list[int]]:
     project = sdk.create_project("Reviews", ["pos", "neg"]).id
     texts, truth = make_texts(30)
     ids = sdk.add_items(project, texts)
+    sdk.next(project, count=n_labels)
     for i, label in list(zip(ids, truth, strict=True))[:n_labels]:
+        assert [it.id for it in sdk.next(project)] == [i]
         sdk.submit(i, label=label)
     return project, ids
 

@@ -34,6 +34,7 @@ def test_submit_retry_after_the_server_applied_it(
     how: type[httpx.TransportError] | int,
 ) -> None:
     [item_id] = sdk.add_items(project.id, ["once only"])
+    sdk.next(project.id)
     transport.fail("POST", SUBMIT, how, reach_server=True)
     out = sdk.submit(item_id, label="pos")
     assert transport.count("POST", SUBMIT) == 2
@@ -49,6 +50,7 @@ def test_submit_gives_up_after_retries(
     count_annotations: Callable[[], int],
 ) -> None:
     [item_id] = sdk.add_items(project.id, ["x"])
+    sdk.next(project.id)
     transport.fail("POST", SUBMIT, httpx.ReadError, reach_server=True, times=4)
     with pytest.raises(ConnectionFailedError) as info:
         sdk.submit(item_id, label="pos", client_key="give-up-1")

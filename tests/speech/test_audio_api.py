@@ -112,6 +112,7 @@ def test_transcribe_projects(api, clip: bytes) -> None:  # type: ignore[no-untyp
     p = _project(api, task="transcribe", labels=[])
     assert p["labels"] == []
     (item_id,) = _upload(api, p["id"], ("a.mp3", clip)).json()["item_ids"]
+    api.post(f"/api/projects/{p['id']}/next", json={"count": 1})
     bad = api.post(
         f"/api/items/{item_id}/annotations", json={"value": {"label": "x"}, "client_key": "k" * 10}
     )
@@ -131,6 +132,7 @@ def test_export_keeps_segment_timings(api, clip: bytes) -> None:  # type: ignore
 
     p = _project(api, task="transcribe", labels=[])
     (item_id,) = _upload(api, p["id"], ("call.mp3", clip)).json()["item_ids"]
+    api.post(f"/api/projects/{p['id']}/next", json={"count": 1})
     value = {
         "text": "hello there",
         "segments": [

@@ -2,7 +2,10 @@
 
 A submit is idempotent on ``(user, client_key)``: a retry returns the first
 result. Answering an item twice supersedes the earlier answer (it stays in the
-table with ``superseded_by`` set), so history is never destroyed.
+table with ``superseded_by`` set), so history is never destroyed. Over the API
+a first answer needs the item served to the caller (they hold its lease, see
+docs/teams.md), and nobody answers an item again after a reviewer rejected or
+fixed their answer to it.
 """
 
 from __future__ import annotations
@@ -112,8 +115,13 @@ _UPDATE_ITEM = Statement(
 _COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
 # What the submit reads after taking the item's lock, in one statement (on PostgreSQL one round
 # trip; a statement after the lock sees whatever a submit that held the lock before committed).
+# ``held``: the caller holds a per-person lease on the item (overlap k > 1, gold); ``withdrawn``: a
+# reviewer rejected or replaced (fixed) one of the caller's answers to it. Both are index seeks.
 _READ = Statement(
     "SELECT p.task, p.labels, p.overlap, p.overlap_max, prev.id AS prev_id, prev.skipped AS prev_skipped,"
+    " EXISTS (SELECT 1 FROM leases l WHERE l.item_id = :i AND l.user_id = :u) AS held,"
+    " (SELECT w.review FROM annotations w WHERE w.item_id = :i AND w.user_id = :u"
+    " AND w.review IN ('rejected', 'fixed') LIMIT 1) AS withdrawn,"
     " r.id, r.item_id, r.user_id, r.value, r.skipped, r.client_key, r.seconds, r.created_at, r.superseded_by"
     " FROM projects p"
     " LEFT JOIN annotations r ON r.user_id = :u AND r.client_key = :k"
@@ -187,10 +195,27 @@ def _submit(
             label = value["label"] if project.task == TaskType.CLASSIFY.value else None
 
         previous = project.prev_id  # the caller's current answer to this item, if any
+        if project.withdrawn is not None:
+            # A conflict, not a refusal of the person: the label page's outbox reports a 409 and goes on.
+            raise ConflictError(
+                f"a reviewer {project.withdrawn} your answer to item {item_id};"
+                " it is someone else's to answer now",
+                field="item_id",
+            )
         # Gold items and items needing several answers keep per-person leases (services/overlap.py).
         multi = item.state == ItemState.GOLD.value or overlap_service.is_multi(
             project.overlap, project.overlap_max
         )
+        # A first answer over the API needs the item served to the caller: they hold its lease, run
+        # out or not, until the sweep hands it back to the queue (then they ask for "next" again).
+        holds = project.held if multi else item.state == ItemState.LEASED.value and item.leased_by == user_id
+        if previous is None and caller is not None and not holds:
+            raise ConflictError(
+                f"item {item_id} is not held by you: answer the items POST"
+                f" /api/projects/{item.project_id}/next serves you (a hold that ran out and went back"
+                " to the queue must be asked for again)",
+                field="item_id",
+            )
         leased_to_other = (
             not multi
             and item.state == ItemState.LEASED.value
@@ -198,7 +223,9 @@ def _submit(
             and (item.lease_until or 0.0) > now
         )
         if multi and previous is None:
-            refused = overlap_service.can_answer(conn, item, user_id, project.overlap)
+            refused = overlap_service.can_answer(
+                conn, item, user_id, project.overlap, held=bool(project.held)
+            )
             if refused:
                 raise ConflictError(refused, field="item_id")
         elif previous is None:

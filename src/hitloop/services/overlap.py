@@ -306,12 +306,19 @@ _SETTINGS = Statement("SELECT settings FROM projects WHERE id = :p")
 _UPDATE = Statement("UPDATE items SET n_answers = :n, state = :s WHERE id = :i")
 
 
-def can_answer(conn: DriverConnection, item: Any, user_id: int, overlap: int) -> str | None:
-    """Why this person's first answer to a locked item is refused, or None when it is welcome."""
+def can_answer(
+    conn: DriverConnection, item: Any, user_id: int, overlap: int, *, held: bool = False
+) -> str | None:
+    """Why this person's first answer to a locked item is refused, or None when it is welcome.
+
+    ``held``: the caller already knows this person holds a lease on the item (no query then).
+    """
     if item.state == "gold":
         return None
     if item.state == "done":
         return f"item {item.id} already has all the answers it needs"
+    if held:
+        return None
     holders = _HOLDS.run(conn, {"i": item.id}).scalars()
     if user_id in holders:
         return None
