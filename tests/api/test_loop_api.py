@@ -129,3 +129,40 @@ def test_a_failed_training_is_visible_with_its_message(api: Any) -> None:
     failed = _wait(api, job["id"])
     assert failed["state"] == "failed"
     assert "at least two classes" in failed["error"]
+
+
+def test_items_posted_after_a_model_get_suggestions_from_a_retrained_model(api: Any, ctx: Any) -> None:
+    from sqlalchemy import select
+
+    from hitloop.db.tables import Item, Suggestion
+
+    project, labeled = _labeled_project(api)
+    first = _wait(api, api.post(f"/api/projects/{project}/train").json()["id"])
+    assert first["state"] == "done", first["error"]
+    texts, _ = make_texts(10, seed=3)
+    r = api.post(f"/api/projects/{project}/items", json={"items": [{"text": t} for t in texts]})
+    assert r.status_code == 201, r.text
+    new = r.json()["item_ids"]
+    [featurize] = [j for j in api.get(f"/api/projects/{project}/jobs").json() if j["kind"] == "featurize"]
+    done = _wait(api, featurize["id"])
+    assert done["state"] == "done", done["error"]
+    version = done["result"]["model_version_id"]
+    assert version == first["result"]["model_version_id"] + 1
+    models = api.get(f"/api/projects/{project}/models").json()
+    assert [v["id"] for v in models["versions"]] == [version, version - 1]
+
+    unlabeled = [i["id"] for i in labeled[12:]] + new
+    with ctx.db.read() as s:
+        versions = dict(
+            s.execute(
+                select(Suggestion.item_id, Suggestion.model_version_id).where(
+                    Suggestion.item_id.in_(unlabeled)
+                )
+            ).all()
+        )
+        priorities = dict(s.execute(select(Item.id, Item.priority).where(Item.id.in_(unlabeled))).all())
+    assert versions == dict.fromkeys(unlabeled, version)
+    assert all(version < p <= version + 1 for p in priorities.values())
+    served = api.post(f"/api/projects/{project}/next", json={"count": 3}).json()["items"]
+    assert [i["id"] for i in served] == sorted(unlabeled, key=lambda i: (-priorities[i], i))[:3]
+    assert all(i["suggestion"]["model_version_id"] == version for i in served)

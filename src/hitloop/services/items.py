@@ -22,9 +22,9 @@ from sqlalchemy import CursorResult, Table, delete, insert, select, update
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_out, json_text
-from hitloop.db.tables import ImportRun, Item, Media, Project
+from hitloop.db.tables import ImportRun, Item, Job, Media, ModelVersion, Project
 from hitloop.errors import ConflictError, HitloopError, InputError, NotFoundError, PayloadTooLargeError
-from hitloop.jobs.records import insert_job
+from hitloop.jobs.records import QUEUED, insert_job
 from hitloop.jobs.records import wake as wake_jobs
 from hitloop.media.store import MediaStore
 from hitloop.schemas import ImportResult, ItemIn, ItemOut
@@ -70,7 +70,7 @@ class RecordLike(Protocol):
 
 
 FEATURIZED = frozenset({Modality.TEXT.value, Modality.IMAGE.value, Modality.AUDIO.value})
-"""Modalities whose imports queue a featurize job."""
+"""Modalities whose new items queue a featurize job."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,49 @@ def _project(s: Any, project_id: int) -> Any:
     if row is None:
         raise NotFoundError(f"project {project_id} not found", field="project_id")
     return row
+
+
+def _queue_featurize(s: Any, project: Any, user_id: int | None, args: dict[str, Any]) -> bool:
+    """Queue a featurize job for the project unless one is already waiting; True if queued now.
+
+    Features for the model loop are computed in the background
+    (services/features.py), from the items there are when the job starts: one
+    waiting job covers every item added before it runs, so a stream of small
+    additions queues one job at a time, not one each. Without automatic
+    retraining nothing is queued: the features wait for the next train job.
+    """
+    if project.modality not in FEATURIZED or not loop_settings_of(project.settings).auto_retrain:
+        return False
+    # Two adders must not both see "none waiting". FOR NO KEY UPDATE (PostgreSQL; SQLite writers
+    # take turns anyway) does not conflict with the key-share lock the items' inserts took.
+    s.execute(
+        select(Project.__table__.c.id)
+        .where(Project.__table__.c.id == project.id)
+        .with_for_update(key_share=True)
+    )
+    waiting = s.scalar(
+        select(Job.id)
+        .where(Job.project_id == project.id, Job.kind == "featurize", Job.state == QUEUED)
+        .limit(1)
+    )
+    if waiting is not None:
+        return False
+    insert_job(s, "featurize", project.id, args, user_id)
+    return True
+
+
+def _items_added(s: Any, project: Any, user_id: int | None) -> bool:
+    """Items came in through the API or an upload: keep the model's order covering them.
+
+    Once the project has a model, its features must cover the new items for
+    them to get suggestions: a featurize job makes them again and retrains
+    (:func:`hitloop.services.features.featurize_job`). Before the first model
+    nothing is queued: the first train job featurizes every item anyway.
+    """
+    has_model = s.scalar(select(ModelVersion.id).where(ModelVersion.project_id == project.id).limit(1))
+    if has_model is None:
+        return False
+    return _queue_featurize(s, project, user_id, {"reason": "items added"})
 
 
 def _check_text(text: Any, limits: ItemLimits, *, field: str, file: str | None, line: int | None) -> str:
@@ -140,7 +183,10 @@ def add_items(
             return []
         ids = list(s.scalars(insert(items).returning(items.c.id), rows))
         record_event(s, user_id, project_id, "items.add", "project", project_id, {"count": len(ids)})
-        return ids
+        queued = _items_added(s, project, user_id)
+    if queued:
+        wake_jobs(db)
+    return ids
 
 
 def _check_size(data: bytes, name: str, limits: ItemLimits) -> None:
@@ -208,7 +254,11 @@ def add_image(
         _check_size(data, filename, limits)
         info = checked or check_image(data, max_pixels=limits.max_image_pixels, name=filename)
         sha = _store_upload(store, s, data, info.content_type, width=info.width, height=info.height)
-        return _insert_upload(s, project_id, user_id, sha, filename, meta)
+        item_id = _insert_upload(s, project_id, user_id, sha, filename, meta)
+        queued = _items_added(s, project, user_id)
+    if queued:
+        wake_jobs(db)
+    return item_id
 
 
 def add_audio(
@@ -241,7 +291,11 @@ def add_audio(
         _check_size(data, filename, limits)
         sha = _store_upload(store, s, data, checked.content_type, duration=checked.duration)
         write_peaks(store, sha, checked.peaks)
-        return _insert_upload(s, project_id, user_id, sha, filename, None)
+        item_id = _insert_upload(s, project_id, user_id, sha, filename, None)
+        queued = _items_added(s, project, user_id)
+    if queued:
+        wake_jobs(db)
+    return item_id
 
 
 def import_records(
@@ -328,14 +382,9 @@ def import_records(
                 if gold:
                     detail["gold"] = gold
                 record_event(s, user_id, project_id, "items.import", "import", run_id, detail)
-                if (
-                    created
-                    and project.modality in FEATURIZED
-                    and loop_settings_of(project.settings).auto_retrain
-                ):
-                    # Features for the model loop, computed in the background (services/features.py).
-                    # Without automatic retraining they wait for the first train job.
-                    insert_job(s, "featurize", project_id, {"import_id": run_id}, user_id)
+                if created:
+                    # Features (and a cold-start order, or a retrained model) for every import.
+                    _queue_featurize(s, project, user_id, {"import_id": run_id})
     except BaseException as exc:
         _discard(db, run_id, exc)
         raise

@@ -449,7 +449,14 @@ def _write(
 def rescore(
     ctx: JobContext, project_id: int, bundle: feature_service.FeatureBundle | None = None
 ) -> dict[str, Any]:
-    """Score the pool with the newest model (or the cold-start order when there is none)."""
+    """Score the pool with the newest model (or the cold-start order when there is none).
+
+    When the features were made again since that model (items were added,
+    or the featurizer changed), its inputs mean nothing any more: the project
+    is retrained on the new features instead, so the queue keeps a model's
+    order and the new items get suggestions (a learner that fails now fails
+    the job and keeps the previous order).
+    """
     from hitloop.services import training
 
     with ctx.db.read() as s:
@@ -468,14 +475,16 @@ def rescore(
         bundle = feature_service.up_to_date(ctx.db, ctx.settings, project_id) or feature_service.featurize(
             ctx, project_id
         )
+    if latest is None or not latest.artifact:
+        return score(ctx, project, bundle, None, None, training.training_labels(ctx.db, project_id))
+    stored = training.load_model(latest.artifact)
+    if stored.get("feature_generation") != bundle.generation:
+        return {"retrained": "the features were made again", **training.train(ctx, project_id)}
     labels = training.training_labels(ctx.db, project_id)
-    learner, version_id, name, seed = None, None, None, None
-    if latest is not None and latest.artifact:
-        stored = training.load_model(latest.artifact)
-        if stored.get("feature_generation") == bundle.generation:
-            learner, version_id, name = stored["learner"], latest.id, latest.learner
-            seed = latest.job_id if latest.job_id is not None else latest.id
-    return score(ctx, project, bundle, learner, version_id, labels, learner_name=name, seed=seed)
+    seed = latest.job_id if latest.job_id is not None else latest.id
+    return score(
+        ctx, project, bundle, stored["learner"], latest.id, labels, learner_name=latest.learner, seed=seed
+    )
 
 
 def score_job(ctx: JobContext) -> dict[str, Any]:

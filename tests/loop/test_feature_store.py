@@ -1,0 +1,248 @@
+"""Features on disk (aligned with item ids, reused until items change) and items added after a model.
+
+Items added through the API (``items.add_items``, behind ``POST /items``) or
+an upload (``items.add_image``) once a project has a model queue one
+featurize job; it makes the features again and retrains, so every unlabeled
+item, old or new, gets a suggestion from a model and the queue keeps a
+model's order. A score job that finds the features made again since the
+model retrains too, instead of falling back to the cold-start order.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from PIL import Image
+from sklearn.datasets import load_digits
+from sqlalchemy import select
+
+from hitloop.db.engine import Database
+from hitloop.db.tables import Item, ModelVersion, Suggestion
+from hitloop.jobs import JobRunner, records
+from hitloop.media.store import MediaStore
+from hitloop.schemas import ItemIn, LoopSettingsUpdate, ProjectCreate
+from hitloop.services import auth, items, loop_settings, projects, queue, training
+from hitloop.services import features as feature_service
+from hitloop.services.items import ItemLimits
+from hitloop.services.jobs import builtin_jobs
+from hitloop.settings import Settings
+from tests.loop.conftest import Loop, label_train_and_suggest, make_texts
+
+
+def _featurize(loop: Loop) -> feature_service.FeatureBundle:
+    records.create(loop.db, "featurize", project_id=loop.project)
+    [job] = loop.run_jobs()
+    assert job.kind == "featurize" and job.state == "done", job.error
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None
+    return bundle
+
+
+def _dense(X: object) -> np.ndarray:
+    return np.asarray(X.toarray() if sp.issparse(X) else X)  # type: ignore[union-attr]
+
+
+def test_features_are_stored_aligned_with_item_ids(loop: Loop) -> None:
+    bundle = _featurize(loop)
+    path = feature_service.feature_path(loop.settings, loop.project, bundle.key)
+    assert path.is_file() and path.parent == loop.settings.features_dir / str(loop.project)
+    assert bundle.ids.tolist() == sorted(loop.ids)
+    assert bundle.X.shape[0] == len(loop.ids)
+    # Row k describes item ids[k]: the stored featurizer turns that item's text into that row.
+    with loop.db.read() as s:
+        texts = dict(s.execute(select(Item.id, Item.text).where(Item.project_id == loop.project)).all())
+    some = [loop.ids[0], loop.ids[17], loop.ids[-1]]
+    rows = bundle.positions(some)
+    again = bundle.featurizer.transform([texts[i] for i in some])
+    assert np.allclose(_dense(bundle.X[rows]), _dense(again))
+    assert not np.allclose(_dense(bundle.X[rows[0]]), _dense(bundle.X[rows[1]]))
+    with pytest.raises(LookupError, match="no features yet"):
+        bundle.positions([max(loop.ids) + 1])
+    assert feature_service.load_features(loop.settings, loop.project, "no-such-featurizer") is None
+
+
+def test_features_are_reused_until_items_are_added(loop: Loop) -> None:
+    bundle = _featurize(loop)
+    path = feature_service.feature_path(loop.settings, loop.project, bundle.key)
+    stamp = path.stat().st_mtime_ns
+    loaded = feature_service.load_features(loop.settings, loop.project, bundle.key)
+    assert loaded is not None and loaded.generation == bundle.generation
+
+    loop.label(loop.ids[:20])  # queues a train job: it reads these features, it does not make them again
+    [job] = loop.run_jobs()
+    assert job.kind == "train" and job.state == "done", job.error
+    assert path.stat().st_mtime_ns == stamp
+    reused = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert reused is not None and reused.generation == bundle.generation
+    with loop.db.read() as s:
+        artifact = s.scalars(select(ModelVersion.artifact)).one()
+    assert training.load_model(artifact)["feature_generation"] == bundle.generation
+
+    texts, _ = make_texts(3, seed=7)
+    items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=t) for t in texts], ItemLimits())
+    assert feature_service.up_to_date(loop.db, loop.settings, loop.project) is None  # stale
+    old = feature_service.load_features(loop.settings, loop.project, bundle.key)
+    assert old is not None and len(old.ids) == len(loop.ids)  # still on disk, no longer current
+
+
+def _unlabeled_state(loop: Loop) -> tuple[dict[int, float], dict[int, int | None]]:
+    """Priority and suggestion's model version of every unlabeled item of the project."""
+    labeled = set(training.training_labels(loop.db, loop.project))
+    with loop.db.read() as s:
+        priorities = dict(
+            s.execute(select(Item.id, Item.priority).where(Item.project_id == loop.project)).all()
+        )
+        versions = dict(
+            s.execute(
+                select(Suggestion.item_id, Suggestion.model_version_id).where(
+                    Suggestion.project_id == loop.project
+                )
+            ).all()
+        )
+    unlabeled = sorted(set(priorities) - labeled)
+    return {i: priorities[i] for i in unlabeled}, {i: versions.get(i) for i in unlabeled}
+
+
+def _assert_model_ordered(loop: Loop, version: int) -> None:
+    """Every unlabeled item has a suggestion from ``version`` and a priority in its band."""
+    priorities, versions = _unlabeled_state(loop)
+    assert set(versions.values()) == {version}
+    assert all(version < p <= version + 1 for p in priorities.values())
+    assert max(priorities.values()) == version + 1.0
+    served = queue.next_items(loop.db, loop.project, loop.user, count=5)
+    expected = sorted(priorities, key=lambda i: (-priorities[i], i))[:5]
+    assert [i.id for i in served] == expected
+    assert all(i.suggestion is not None and i.suggestion.model_version_id == version for i in served)
+
+
+def test_items_added_after_a_model_get_suggestions_and_keep_a_model_order(loop: Loop) -> None:
+    loop.label(loop.ids[:20])
+    [first] = loop.run_jobs()
+    assert first.state == "done", first.error
+    assert set(_unlabeled_state(loop)[1].values()) == {1}
+
+    texts, truth = make_texts(10, seed=5)
+    new: list[int] = []
+    for k in range(0, 10, 2):  # five requests of two items: one featurize job waits for all of them
+        new += items.add_items(
+            loop.db, loop.project, loop.user, [ItemIn(text=t) for t in texts[k : k + 2]], ItemLimits()
+        )
+    waiting = records.list_jobs(loop.db, project_id=loop.project, state="queued")
+    assert [(j.kind, j.args) for j in waiting] == [("featurize", {"reason": "items added"})]
+
+    jobs = loop.run_jobs()
+    assert [(j.kind, j.state) for j in jobs] == [("featurize", "done")], [j.error for j in jobs]
+    result = jobs[0].result or {}
+    assert result["items"] == 70 and result["model_version_id"] == 2 and result["n_train"] == 20
+    _assert_model_ordered(loop, 2)
+    with loop.db.read() as s:
+        suggested = dict(
+            s.execute(select(Suggestion.item_id, Suggestion.label).where(Suggestion.item_id.in_(new))).all()
+        )
+    assert set(suggested) == set(new)
+    assert sum(suggested[i] == t for i, t in zip(new, truth, strict=True)) >= 8
+
+    # A score job now reuses those features and that model: the same order, nothing retrained.
+    records.create(loop.db, "score", project_id=loop.project)
+    [score] = loop.run_jobs()
+    assert score.state == "done" and "retrained" not in (score.result or {}), score.error
+    assert [v.id for v in training.list_models(loop.db, loop.project).versions] == [2, 1]
+    assert (score.result or {})["batch"] == result["batch"]
+
+
+def test_a_score_job_after_new_items_retrains_instead_of_a_cold_start(loop: Loop) -> None:
+    """Without automatic retraining nothing is queued on adding; a score job then retrains."""
+    loop.label(loop.ids[:20])
+    [first] = loop.run_jobs()
+    assert first.state == "done", first.error
+    update = LoopSettingsUpdate(auto_retrain=False)
+    loop_settings.update_loop_settings(loop.db, loop.project, None, update)
+    texts, _ = make_texts(10, seed=5)
+    new = items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=t) for t in texts], ItemLimits())
+    assert records.list_jobs(loop.db, project_id=loop.project, state="queued") == []
+
+    records.create(loop.db, "score", project_id=loop.project)
+    [score] = loop.run_jobs()
+    assert score.state == "done", score.error
+    result = score.result or {}
+    assert result["retrained"] == "the features were made again" and result["model_version_id"] == 2
+    _assert_model_ordered(loop, 2)
+    _, versions = _unlabeled_state(loop)
+    assert all(versions[i] == 2 for i in new)
+
+
+def test_adding_items_before_any_model_queues_nothing(loop: Loop) -> None:
+    """Before the first model the first train job featurizes everything; adding queues no job."""
+    texts, _ = make_texts(4, seed=9)
+    items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=t) for t in texts], ItemLimits())
+    assert records.list_jobs(loop.db, project_id=loop.project) == []
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((pixels * 15).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_an_image_uploaded_after_a_model_gets_a_suggestion(db: Database, settings: Settings) -> None:
+    digits = load_digits(n_class=2)
+    user = auth.create_user(db, "ann", "ann-password").id
+    spec = ProjectCreate(name="digits", modality="image", labels=["0", "1"])
+    project = projects.create_project(db, user, spec).id
+    store = MediaStore(settings.media_dir)
+    ids = [
+        items.add_image(db, store, project, user, _png(img), filename=f"{i}.png", limits=ItemLimits())
+        for i, img in enumerate(digits.images[:30])
+    ]
+    truth = dict(zip(ids, (str(t) for t in digits.target[:30]), strict=True))
+    label_train_and_suggest(db, settings, project, user, truth, ids[:16])
+
+    upload = items.add_image(
+        db, store, project, user, _png(digits.images[30]), filename="30.png", limits=ItemLimits()
+    )
+    [waiting] = records.list_jobs(db, project_id=project, state="queued")
+    assert waiting.kind == "featurize"
+    claimed = records.claim(db)
+    assert claimed is not None and claimed.id == waiting.id
+    JobRunner(db, settings, builtin_jobs()).run_claimed(claimed)
+    done = records.get(db, waiting.id)
+    assert done.state == "done", done.error
+    assert (done.result or {})["model_version_id"] == 2
+    with db.read() as s:
+        row = s.get(Suggestion, upload)
+    assert row is not None and row.model_version_id == 2
+    assert row.label == str(digits.target[30])
+
+
+def test_concurrent_additions_queue_one_featurize_job(loop: Loop) -> None:
+    """Four writers adding items at once after a model: no deadlock, no error, one waiting job."""
+    import threading
+
+    loop.label(loop.ids[:20])
+    [first] = loop.run_jobs()
+    assert first.state == "done", first.error
+    texts, _ = make_texts(20, seed=11)
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def add(k: int) -> None:
+        try:
+            start.wait()
+            for t in texts[k * 5 : k * 5 + 5]:
+                items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=t)], ItemLimits())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    waiting = records.list_jobs(loop.db, project_id=loop.project, state="queued")
+    assert [j.kind for j in waiting] == ["featurize"]
+    [job] = loop.run_jobs()
+    assert job.state == "done" and (job.result or {})["items"] == 80, job.error
