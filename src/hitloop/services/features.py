@@ -147,7 +147,9 @@ def _project(db: Database, project_id: int) -> Project:
     return project
 
 
-_VISIBLE = (ItemState.OPEN.value, ItemState.LEASED.value, ItemState.DONE.value)
+# Every item but those of an unfinished import: started (partial) and gold items are
+# trained on or scored like the rest (a gold item gets a suggestion like any other item).
+_STAGED = ItemState.STAGED.value
 
 
 def up_to_date(db: Database, settings: Settings, project_id: int) -> FeatureBundle | None:
@@ -160,7 +162,7 @@ def up_to_date(db: Database, settings: Settings, project_id: int) -> FeatureBund
     with db.read() as s:
         count, top = s.execute(
             select(func.count(), func.max(Item.id)).where(
-                Item.project_id == project_id, Item.state.in_(_VISIBLE)
+                Item.project_id == project_id, Item.state != _STAGED
             )
         ).one()
     if count != len(bundle.ids) or (count and int(top) != int(bundle.ids[-1])):
@@ -205,7 +207,7 @@ def featurize(ctx: JobContext, project_id: int) -> FeatureBundle:
     with ctx.db.read() as s:
         rows = s.execute(
             select(Item.id, Item.text, Item.media_sha256)
-            .where(Item.project_id == project_id, Item.state.in_(_VISIBLE))
+            .where(Item.project_id == project_id, Item.state != _STAGED)
             .order_by(Item.id)
         ).all()
     if not rows:

@@ -55,10 +55,12 @@ CV_FOLDS = 5
 #: From this many labels on, three folds: each still holds out 67+ items, at half the fitting cost.
 FEWER_FOLDS_FROM = 200
 
+# Gold items are left out: they measure people, and a model trained on them would
+# suggest their known answers to the people being measured.
 _LABELS = Statement(
-    "SELECT id, item_id, user_id, label AS answer FROM annotations"
-    " WHERE project_id = :p AND superseded_by IS NULL AND skipped = :no AND label IS NOT NULL"
-    " ORDER BY item_id, id"
+    "SELECT a.id, a.item_id, a.user_id, a.label AS answer FROM annotations a JOIN items i ON i.id = a.item_id"
+    " WHERE a.project_id = :p AND a.superseded_by IS NULL AND a.skipped = :no AND a.label IS NOT NULL"
+    " AND i.state <> 'gold' ORDER BY a.item_id, a.id"
 )
 _COUNT = Statement(
     "SELECT count(*) AS n FROM annotations WHERE project_id = :p AND superseded_by IS NULL AND skipped = :no"
@@ -70,7 +72,9 @@ def training_labels(db: Database, project_id: int) -> dict[int, str]:
     """One label per labeled item: the majority of its current (not superseded, not skipped) answers.
 
     Each person's latest answer counts once. A tie goes to the label answered
-    first among the tied ones. When some items have several answers (overlap),
+    first among the tied ones. Gold items are not training data (they measure
+    the people answering them; they are scored, and suggested, like unlabeled
+    items). When some items have several answers (overlap),
     those take the project's consensus label instead (:mod:`hitloop.services.consensus`:
     Dawid–Skene once enough items are shared, majority vote before); training and
     scoring only call this function.
