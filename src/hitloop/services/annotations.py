@@ -20,19 +20,18 @@ from sqlalchemy.exc import IntegrityError
 
 from hitloop.db.engine import Database
 from hitloop.db.sql import Statement, json_in, json_out
-from hitloop.db.tables import Annotation, Item, Project
+from hitloop.db.tables import Annotation, Project
 from hitloop.errors import ConflictError, InputError, NotFoundError
 from hitloop.schemas import AnnotationIn, AnnotationOut
 from hitloop.services import gold, policy, retrain
 from hitloop.services import overlap as overlap_service
 from hitloop.services.auth import CurrentUser
 from hitloop.services.exports import EXPORT_COLUMNS
-from hitloop.services.queue import ITEM_COLUMNS, item_out
+from hitloop.services.item_view import items_for
 from hitloop.types import ItemState, TaskType, validate_value
 
 __all__ = ["EXPORT_COLUMNS", "history", "iter_export_rows", "submit"]
 
-items = cast(Table, Item.__table__)
 annotations_t = cast(Table, Annotation.__table__)
 projects_t = cast(Table, Project.__table__)
 
@@ -287,8 +286,13 @@ def _submit(
         )
 
 
-def history(db: Database, project_id: int, user_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The user's latest answers in a project, newest first, with their items."""
+def history(
+    db: Database, project_id: int, user_id: int, *, limit: int = 20, sees_gold: bool = True
+) -> list[dict[str, Any]]:
+    """The user's latest answers in a project, newest first, with their items as the user reads them.
+
+    ``sees_gold`` False: gold items read like regular ones (hitloop.services.item_view).
+    """
     with db.read() as s:
         rows = s.execute(
             select(*_ANNOTATION_COLUMNS)
@@ -301,8 +305,8 @@ def history(db: Database, project_id: int, user_id: int, *, limit: int = 20) -> 
             .limit(limit)
         ).all()
         ids = [r.item_id for r in rows]
-        by_id = {r.id: r for r in s.execute(select(*ITEM_COLUMNS).where(items.c.id.in_(ids)))} if ids else {}
-    return [{"annotation": _out(r), "item": item_out(by_id[r.item_id])} for r in rows]
+        by_id = items_for(s, ids, user_id, sees_gold=sees_gold)
+    return [{"annotation": _out(r), "item": by_id[r.item_id]} for r in rows]
 
 
 _EXPORT = Statement(

@@ -35,6 +35,7 @@ __all__ = [
     "check_queue_access",
     "item_access",
     "project_access",
+    "projects_allowing",
     "visible_project_ids",
 ]
 
@@ -209,3 +210,12 @@ def visible_project_ids(db: Database, user: CurrentUser) -> set[int] | None:
         return None
     with db.read() as s:
         return set(s.scalars(text("SELECT project_id FROM memberships WHERE user_id = :u"), {"u": user.id}))
+
+
+def projects_allowing(db: Database, user: CurrentUser, action: Action) -> set[int] | None:
+    """The projects where the user may do ``action``; None means all of them (an administrator)."""
+    if user.is_admin:
+        return None
+    with db.read() as s:
+        rows = s.execute(text("SELECT project_id, role FROM memberships WHERE user_id = :u"), {"u": user.id})
+        return {r.project_id for r in rows if allowed(r.role, action)}

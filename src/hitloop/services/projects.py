@@ -65,39 +65,71 @@ def create_project(db: Database, user_id: int | None, spec: ProjectCreate) -> Pr
         return project_out(row)
 
 
-def get_project(db: Database, project_id: int, *, with_stats: bool = False) -> ProjectOut:
+def get_project(
+    db: Database, project_id: int, *, with_stats: bool = False, sees_gold: bool = True
+) -> ProjectOut:
+    """``sees_gold`` False (below managers): the stats count gold items as regular ones."""
     with db.read() as s:
         row = s.get(Project, project_id)
         if row is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
-        stats = _stats(s, row) if with_stats else None
+        stats = _stats(s, row, sees_gold) if with_stats else None
         return project_out(row, stats)
 
 
-def list_projects(db: Database, *, with_stats: bool = True, only: set[int] | None = None) -> list[ProjectOut]:
-    """Every project, or those whose ids are in ``only`` (the caller's, from the policy)."""
+def list_projects(
+    db: Database,
+    *,
+    with_stats: bool = True,
+    only: set[int] | None = None,
+    gold_seen_in: set[int] | None = None,
+) -> list[ProjectOut]:
+    """Every project, or those whose ids are in ``only`` (the caller's, from the policy).
+
+    ``gold_seen_in``: the projects whose gold items the caller may tell apart (None: all);
+    elsewhere the stats count gold items as regular ones.
+    """
     with db.read() as s:
         query = select(Project).order_by(Project.id)
         if only is not None:
             query = query.where(Project.id.in_(sorted(only)))
         rows = list(s.scalars(query))
-        return [project_out(r, _stats(s, r) if with_stats else None) for r in rows]
+        return [
+            project_out(r, _stats(s, r, gold_seen_in is None or r.id in gold_seen_in) if with_stats else None)
+            for r in rows
+        ]
 
 
 def project_stats(db: Database, project_id: int) -> ProjectStats:
     return get_project(db, project_id, with_stats=True).stats  # type: ignore[return-value]
 
 
-def _stats(s: Any, project: Project) -> ProjectStats:
+def _stats(s: Any, project: Project, sees_gold: bool = True) -> ProjectStats:
     by_state = dict(
         s.execute(
             select(Item.state, func.count())
-            # Gold items are checks on people, not work to do: they stay out of the progress.
-            .where(Item.project_id == project.id, Item.state.notin_([ItemState.STAGED, ItemState.GOLD]))
+            .where(Item.project_id == project.id, Item.state != ItemState.STAGED)
             .group_by(Item.state)
         ).all()
     )
+    n_gold = by_state.pop(ItemState.GOLD.value, 0)
+    labeled = by_state.get(ItemState.DONE.value, 0)
     total = sum(by_state.values())
+    if not sees_gold and n_gold:
+        # To those who may not tell gold apart, a gold item counts as a regular item would:
+        # in the total, and labeled once it has the project's overlap of answers.
+        total += n_gold
+        labeled += (
+            s.scalar(
+                select(func.count()).where(
+                    Item.project_id == project.id,
+                    Item.state == ItemState.GOLD,
+                    Item.n_answers >= project.overlap,
+                )
+            )
+            or 0
+        )
+    # (Otherwise gold items are checks on people, not work to do: they stay out of the progress.)
     active = (Annotation.project_id == project.id) & Annotation.superseded_by.is_(None)
     annotations = s.scalar(select(func.count()).where(active, Annotation.skipped.is_(False))) or 0
     skipped = s.scalar(select(func.count()).where(active, Annotation.skipped.is_(True))) or 0
@@ -115,7 +147,7 @@ def _stats(s: Any, project: Project) -> ProjectStats:
             distribution.update(value.get("labels") or [b["label"] for b in value.get("boxes", [])])
     return ProjectStats(
         total=total,
-        labeled=by_state.get(ItemState.DONE.value, 0),
+        labeled=labeled,
         skipped=skipped,
         annotations=annotations,
         distribution=dict(distribution),

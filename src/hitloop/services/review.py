@@ -42,7 +42,7 @@ from hitloop.schemas import (
     ReviewResult,
 )
 from hitloop.services.audit import record_event
-from hitloop.services.queue import ITEM_COLUMNS, item_out
+from hitloop.services.item_view import items_for
 from hitloop.types import ItemState, TaskType, validate_value
 
 if TYPE_CHECKING:
@@ -124,10 +124,11 @@ def review_entries(
     s: Session, project_id: int, ranked: Sequence[tuple[int, float | None]]
 ) -> list[ReviewEntry]:
     ids = [i for i, _ in ranked]
-    items = {r.id: r for r in s.execute(select(*ITEM_COLUMNS).where(Item.id.in_(ids)))} if ids else {}
+    # Reviewers may not tell gold items apart: every queue shows a gold item as a regular one.
+    items = items_for(s, ids, None, sees_gold=False)
     answers = answers_of_items(s, project_id, ids)
     return [
-        ReviewEntry(item=item_out(items[i]), answers=answers.get(i, []), score=score)
+        ReviewEntry(item=items[i], answers=answers.get(i, []), score=score)
         for i, score in ranked
         if i in items
     ]

@@ -130,7 +130,8 @@ def logout(request: Request, ctx: Ctx, csrf_token: FormText = "") -> Response:
 def projects_page(request: Request, ctx: Ctx) -> Response:
     user = require_user(request, ctx)
     mine = policy.visible_project_ids(ctx.db, user)
-    summaries = [ProjectSummary.of(p) for p in projects.list_projects(ctx.db, only=mine)]
+    gold = policy.projects_allowing(ctx.db, user, Action.MANAGE_GOLD)
+    summaries = [ProjectSummary.of(p) for p in projects.list_projects(ctx.db, only=mine, gold_seen_in=gold)]
     return _renderer(request).render(request, "projects.html", ProjectsPage(user=user, projects=summaries))
 
 
@@ -166,7 +167,8 @@ def new_project_submit(
 def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
     access = policy.project_access(ctx.db, user, project_id, Action.READ_PROJECT)
-    project = projects.get_project(ctx.db, project_id, with_stats=True)
+    sees_gold = access.can(Action.MANAGE_GOLD)
+    project = projects.get_project(ctx.db, project_id, with_stats=True, sees_gold=sees_gold)
     page = ProjectPage(
         team=team_panel(ctx, access),
         images=images_panel(ctx, access, project),
@@ -184,8 +186,9 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
 @router.get("/projects/{project_id}/label")
 def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
-    policy.project_access(ctx.db, user, project_id, Action.ANNOTATE)
-    project = projects.get_project(ctx.db, project_id, with_stats=True)
+    access = policy.project_access(ctx.db, user, project_id, Action.ANNOTATE)
+    sees_gold = access.can(Action.MANAGE_GOLD)
+    project = projects.get_project(ctx.db, project_id, with_stats=True, sees_gold=sees_gold)
     page = LabelPage(
         title=f"Label · {project.name}",
         user=user,

@@ -11,14 +11,16 @@ from hitloop.api.errors import ERROR_RESPONSES
 from hitloop.api.hotpath import call_service, json_response, parse_body
 from hitloop.schemas import AnnotationIn, AnnotationOut, AudioOut, ItemOut
 from hitloop.services import annotations as annotation_service
-from hitloop.services import items, speech
+from hitloop.services import item_view, items, speech
+from hitloop.services.policy import Action
 
 router = APIRouter(prefix="/api/items", tags=["items"], responses=ERROR_RESPONSES)
 
 
 @router.get("/{item_id}", response_model=ItemOut)
-def get_item(item_id: IdPath, ctx: Ctx, _access: ItemReader) -> ItemOut:
-    return items.get_item(ctx.db, item_id)
+def get_item(item_id: IdPath, ctx: Ctx, access: ItemReader) -> ItemOut:
+    """The item as the caller reads it: below managers, a gold item reads like any other."""
+    return item_view.item_for(ctx.db, item_id, access.user.id, sees_gold=access.can(Action.MANAGE_GOLD))
 
 
 @router.post(

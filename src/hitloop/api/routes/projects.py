@@ -56,7 +56,8 @@ UPLOAD_CHUNK = 1024 * 1024
 @router.get("", response_model=list[ProjectOut])
 def list_projects(ctx: Ctx, user: User) -> list[ProjectOut]:
     """The projects the caller belongs to (an administrator sees all)."""
-    return projects.list_projects(ctx.db, only=policy.visible_project_ids(ctx.db, user))
+    gold = policy.projects_allowing(ctx.db, user, policy.Action.MANAGE_GOLD)
+    return projects.list_projects(ctx.db, only=policy.visible_project_ids(ctx.db, user), gold_seen_in=gold)
 
 
 @router.post("", response_model=ProjectOut, status_code=201)
@@ -65,8 +66,9 @@ def create_project(body: ProjectCreate, ctx: Ctx, user: User) -> ProjectOut:
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project_id: IdPath, ctx: Ctx, _access: ProjectReader) -> ProjectOut:
-    return projects.get_project(ctx.db, project_id, with_stats=True)
+def get_project(project_id: IdPath, ctx: Ctx, access: ProjectReader) -> ProjectOut:
+    sees_gold = access.can(policy.Action.MANAGE_GOLD)
+    return projects.get_project(ctx.db, project_id, with_stats=True, sees_gold=sees_gold)
 
 
 @router.post("/{project_id}/items", response_model=AddItemsResult, status_code=201)
@@ -266,11 +268,13 @@ def history(
     project_id: IdPath,
     ctx: Ctx,
     user: User,
-    _access: ProjectReader,
+    access: ProjectReader,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[HistoryEntry]:
     projects.get_project(ctx.db, project_id)
-    return [HistoryEntry(**h) for h in annotation_service.history(ctx.db, project_id, user.id, limit=limit)]
+    sees_gold = access.can(policy.Action.MANAGE_GOLD)
+    entries = annotation_service.history(ctx.db, project_id, user.id, limit=limit, sees_gold=sees_gold)
+    return [HistoryEntry(**h) for h in entries]
 
 
 _MEDIA_TYPES = {
