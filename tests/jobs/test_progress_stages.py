@@ -8,10 +8,12 @@ import pytest
 
 from hitloop.db.engine import Database
 from hitloop.jobs import JobContext, JobRegistry, JobRunner, records
-from hitloop.schemas import ProjectCreate
-from hitloop.services import projects, retrain
+from hitloop.schemas import ItemIn, ProjectCreate
+from hitloop.services import items, projects, retrain
+from hitloop.services import jobs as job_service
+from hitloop.services.items import ItemLimits
 from hitloop.settings import Settings
-from tests.loop.conftest import make_loop
+from tests.loop.conftest import make_loop, make_texts
 
 
 def test_stages_nest_and_end_where_they_began(db: Database, settings: Settings) -> None:
@@ -73,3 +75,44 @@ def test_featurizing_inside_training_stays_in_its_stage(
     until = messages.index("saving the model")
     fractions = [f for f, _ in written[: until + 1]]
     assert fractions == sorted(fractions), written
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, job_id: int) -> list[tuple[float, str]]:
+    written: list[tuple[float, str]] = []
+    real = records.set_progress
+
+    def recording(db: Database, jid: int, fraction: float, message: str) -> None:
+        if jid == job_id:
+            written.append((fraction, message))
+        real(db, jid, fraction, message)
+
+    monkeypatch.setattr(records, "set_progress", recording)
+    return written
+
+
+def test_a_train_job_and_a_score_job_that_retrains_only_move_forward(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = make_loop(db, settings)
+    loop.label(loop.ids[:10])
+    job, _ = retrain.request_training(db, loop.project, loop.user)
+    written = _recorded(monkeypatch, job.id)
+    assert loop.runner.run_next(job_id=job.id)
+    assert records.get(db, job.id).state == "done"
+    fractions = [f for f, _ in written]
+    assert fractions == sorted(fractions), written  # ranking comes before explaining, and so do their bars
+
+    # New items make the features stale: a score job featurizes, then retrains on the new features.
+    items.add_items(
+        db, loop.project, loop.user, [ItemIn(text=t) for t in make_texts(5, seed=9)[0]], ItemLimits()
+    )
+    score = job_service.request_job(db, "score", loop.project, loop.user)
+    written = _recorded(monkeypatch, score.id)
+    assert loop.runner.run_next(job_id=score.id)
+    done = records.get(db, score.id)
+    assert done.state == "done", done.error
+    assert done.result is not None and "retrained" in done.result
+    fractions = [f for f, _ in written]
+    assert fractions == sorted(fractions), written
+    messages = [m for _, m in written]
+    assert any(m.startswith("fitting the featurizer") for m in messages) and "saving the model" in messages

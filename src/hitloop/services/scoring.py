@@ -306,7 +306,7 @@ def score(
             label = learner_label(learner_name or type(learner).__name__, learner)
             raise learner_error(label, f"while scoring {n} items", exc) from None
     ctx.check_cancelled()
-    ctx.progress(0.75, f"ranking with {loop.strategy}", force=True)
+    ctx.progress(0.7, f"ranking with {loop.strategy}", force=True)
     y = np.array([labels[int(i)] for i in labeled_ids], dtype=object)
     pool = Pool(bundle.X, labeled=labeled_rows, y=y, learner=learner, proba=P)
     if seed is None:
@@ -330,7 +330,7 @@ def score(
             (explainer, bundle.X[head[i : i + step]], predicted[head[i : i + step]])
             for i in range(0, len(head), step)
         ]
-        ctx.progress(0.7, f"explaining the first {len(head)} items", force=True)
+        ctx.progress(0.75, f"explaining the first {len(head)} items", force=True)
         flat = [e for part in ctx.map(_explain_chunk, parts) for e in part]
         explanations = dict(zip(head.tolist(), flat, strict=True))
     ctx.check_cancelled()
@@ -472,14 +472,17 @@ def rescore(
             .limit(1)
         ).first()
     if bundle is None:
-        bundle = feature_service.up_to_date(ctx.db, ctx.settings, project_id) or feature_service.featurize(
-            ctx, project_id
-        )
+        bundle = feature_service.up_to_date(ctx.db, ctx.settings, project_id)
+        if bundle is None:
+            with ctx.stage(0.0, 0.55):  # scoring's own progress starts at 0.6
+                bundle = feature_service.featurize(ctx, project_id)
     if latest is None or not latest.artifact:
         return score(ctx, project, bundle, None, None, training.training_labels(ctx.db, project_id))
     stored = training.load_model(latest.artifact)
     if stored.get("feature_generation") != bundle.generation:
-        return {"retrained": "the features were made again", **training.train(ctx, project_id)}
+        with ctx.stage(0.55, 1.0):
+            result = training.train(ctx, project_id)
+        return {"retrained": "the features were made again", **result}
     labels = training.training_labels(ctx.db, project_id)
     seed = latest.job_id if latest.job_id is not None else latest.id
     return score(
