@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from hitloop.db.engine import Database
 from hitloop.media.store import MediaStore
-from hitloop.schemas import ProjectCreate
+from hitloop.schemas import LoopSettingsUpdate, ProjectCreate
 from hitloop.services import auth, items, projects
 from hitloop.services.items import ItemLimits
+from hitloop.services.loop_settings import get_loop_settings, update_loop_settings
 from hitloop.settings import Settings
 from tests.loop.conftest import label_train_and_suggest
 from tests.sounds import encode, tone
@@ -27,3 +28,14 @@ def test_an_audio_project_trains_and_suggests(db: Database, settings: Settings) 
     rows = label_train_and_suggest(db, settings, project, user, truth, ids[:16])
     assert len(rows) == 8
     assert sum(r.label == truth[r.item_id] for r in rows) >= 7
+
+
+def test_an_audio_project_queues_with_cover_margin_unless_it_chose_a_strategy(db: Database) -> None:
+    user = auth.create_user(db, "ann", "ann-password").id
+    audio = projects.create_project(db, user, ProjectCreate(name="w", modality="audio", labels=["a", "b"])).id
+    text = projects.create_project(db, user, ProjectCreate(name="t", modality="text", labels=["a", "b"])).id
+    assert get_loop_settings(db, audio).strategy == "cover-margin"
+    assert get_loop_settings(db, text).strategy == "diverse-margin"
+    assert update_loop_settings(db, audio, user, LoopSettingsUpdate(batch=5)).strategy == "cover-margin"
+    update_loop_settings(db, audio, user, LoopSettingsUpdate(strategy="margin"))
+    assert get_loop_settings(db, audio).strategy == "margin"
