@@ -190,3 +190,21 @@ def test_a_hold_counts_until_the_sweep_returns_the_item(ctx: Any) -> None:
     assert answer(bob, second, t0 + 62).item_id == second
     assert [i.id for i in queue.next_items(db, pid, ann.id, count=1, now=t0 + 63, caller=ann)] == [third]
     assert answer(ann, third, t0 + 64).item_id == third
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.MANAGER, "admin"])
+def test_owners_managers_and_admins_may_answer_any_open_item(
+    world: dict[str, Any], ctx: Any, app: Any, role: Role | str
+) -> None:
+    if role == "admin":
+        user = auth.create_user(ctx.db, "root", "root-password", is_admin=True)
+        client = TestClient(app)
+        client.headers["Authorization"] = f"Bearer {auth.create_token(ctx.db, user.id, 't')[1]}"
+    else:
+        client = _person(app, ctx, world["pid"], f"boss-{role}", role)
+    target = world["ids"][-1]
+    r = _answer(client, target)
+    assert r.status_code == 201, r.text
+    [held] = _next(world["bob"], world["pid"])  # still: an item someone holds is theirs
+    r = _answer(client, held)
+    assert r.status_code == 409 and "reserved by another annotator" in r.json()["error"]["message"]

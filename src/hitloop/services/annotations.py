@@ -28,7 +28,7 @@ from hitloop.services import overlap as overlap_service
 from hitloop.services.auth import CurrentUser
 from hitloop.services.exports import EXPORT_COLUMNS
 from hitloop.services.item_view import items_for
-from hitloop.types import ItemState, TaskType, validate_value
+from hitloop.types import ItemState, Role, TaskType, validate_value
 
 __all__ = ["EXPORT_COLUMNS", "history", "iter_export_rows", "submit"]
 
@@ -102,6 +102,7 @@ _LOCK_ITEM = Statement(
     " LEFT JOIN memberships m ON m.project_id = i.project_id AND m.user_id = :u"
     " WHERE i.id = :i {pg:FOR UPDATE OF i}"
 )
+_PICK_ANY = (Role.OWNER.value, Role.MANAGER.value)
 _INSERT = Statement(
     "INSERT INTO annotations"
     " (item_id, project_id, user_id, value, label, skipped, client_key, seconds, shown, created_at)"
@@ -208,7 +209,10 @@ def _submit(
         # A first answer over the API needs the item served to the caller: they hold its lease, run
         # out or not, until the sweep hands it back to the queue (then they ask for "next" again).
         holds = project.held if multi else item.state == ItemState.LEASED.value and item.leased_by == user_id
-        if previous is None and caller is not None and not holds:
+        # Owners, managers and admins may answer any open item (labeling chosen items, scripts):
+        # the queue binds the people whose answers are measured, not those who run the project.
+        picks = caller is not None and (caller.is_admin or item.role in _PICK_ANY)
+        if previous is None and caller is not None and not holds and not picks:
             raise ConflictError(
                 f"item {item_id} is not held by you: answer the items POST"
                 f" /api/projects/{item.project_id}/next serves you (a hold that ran out and went back"
