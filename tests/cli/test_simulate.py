@@ -160,7 +160,8 @@ def _error(result: Result) -> str:
         (
             None,
             ("--strategy", "margin", "--strategy", "psychic"),
-            "Error: field 'strategy': unknown strategy 'psychic'; known: badge, cold-start, cover-margin, density-margin,",
+            "Error: field 'strategy': unknown strategy 'psychic';"
+            " known: badge, cold-start, cover-margin, density-margin,",
         ),
         (
             None,
