@@ -91,7 +91,7 @@ def test_train_job_creates_a_version_suggestions_and_priorities(loop: Loop) -> N
 
 def test_submit_records_what_the_annotator_was_shown(loop: Loop) -> None:
     item = loop.ids[0]
-    shown = {"value": {"label": "pos"}, "model_version_id": 7, "preselected": True}
+    shown = {"value": {"label": "pos"}, "model_version_id": None, "preselected": True}
     annotations.submit(
         loop.db, loop.user, item, AnnotationIn(value={"label": "pos"}, client_key="shown-key-1", shown=shown)
     )

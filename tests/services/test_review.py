@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from hitloop.db.tables import Annotation, Event, Item, Project
+from hitloop.db.tables import Annotation, Event, Item, ModelVersion, Project
 from hitloop.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate, ReviewDecision
 from hitloop.services import annotations, auth, items, projects, queue, review
@@ -164,7 +164,11 @@ def test_disagreement_queue_ranks_the_least_agreed_first(ctx: Any, team: dict[st
 def test_anchoring_compares_preselected_with_not(ctx: Any, team: dict[str, Any]) -> None:
     p = team["project"]
     ids = items.add_items(ctx.db, p, None, [ItemIn(text=f"x{i}") for i in range(6)], ctx.limits)
-    suggested = {"value": {"label": "cat"}, "model_version_id": 1}
+    with ctx.db.write() as s:  # the lineage names a model of this project (checked at submit)
+        version = ModelVersion(project_id=p, learner="logreg", params={}, n_train=3, created_at=0.0)
+        s.add(version)
+        s.flush()
+        suggested = {"value": {"label": "cat"}, "model_version_id": version.id}
     # Pre-selected: 3 of 3 kept the suggestion. Not pre-selected: 1 of 3 chose it.
     for item, label, pre in zip(
         ids, ["cat", "cat", "cat", "cat", "dog", "bird"], [True] * 3 + [False] * 3, strict=True

@@ -116,10 +116,13 @@ _COUNT_ITEM = Statement("UPDATE items SET n_answers = :n WHERE id = :i")
 # What the submit reads after taking the item's lock, in one statement (on PostgreSQL one round
 # trip; a statement after the lock sees whatever a submit that held the lock before committed).
 # ``held``: the caller holds a per-person lease on the item (overlap k > 1, gold); ``withdrawn``: a
-# reviewer rejected or replaced (fixed) one of the caller's answers to it. Both are index seeks.
+# reviewer rejected or replaced (fixed) one of the caller's answers to it; ``shown_version``: the
+# model version the answer's lineage names (``:mv``, NULL if none) belongs to this project. All
+# three are index seeks (the last on model_versions' primary key).
 _READ = Statement(
     "SELECT p.task, p.labels, p.overlap, p.overlap_max, prev.id AS prev_id, prev.skipped AS prev_skipped,"
     " EXISTS (SELECT 1 FROM leases l WHERE l.item_id = :i AND l.user_id = :u) AS held,"
+    " EXISTS (SELECT 1 FROM model_versions v WHERE v.id = :mv AND v.project_id = p.id) AS shown_version,"
     " (SELECT w.review FROM annotations w WHERE w.item_id = :i AND w.user_id = :u"
     " AND w.review IN ('rejected', 'fixed') LIMIT 1) AS withdrawn,"
     " r.id, r.item_id, r.user_id, r.value, r.skipped, r.client_key, r.seconds, r.created_at, r.superseded_by"
@@ -165,7 +168,8 @@ def _submit(
             raise NotFoundError(f"item {item_id} not found", field="item_id")
         pg = conn.dialect == "postgresql"
         # The project, an earlier use of the client key and the previous answer, in one read.
-        keys = {"p": item.project_id, "u": user_id, "k": body.client_key, "i": item_id}
+        version = body.shown.model_version_id if body.shown is not None else None
+        keys = {"p": item.project_id, "u": user_id, "k": body.client_key, "i": item_id, "mv": version}
         project = _READ.run(conn, keys).one()
         replay = project if project.id is not None else None
         if replay is not None:
@@ -180,6 +184,11 @@ def _submit(
             except NotFoundError:
                 raise NotFoundError(f"item {item_id} not found", field="item_id") from None
 
+        if version is not None and not project.shown_version:
+            raise InputError(
+                f"model version {version} is not a model of project {item.project_id}",
+                field="shown.model_version_id",
+            )
         if body.skip:
             if body.value is not None:
                 raise InputError("a skip carries no value", field="value")
