@@ -5,7 +5,7 @@ annotator, reviewer, viewer); an instance administrator may do everything in
 every project. What each role allows is the table :data:`ROLE_ACTIONS`. Each
 resource has one function that loads what the decision needs and applies the
 table: :func:`project_access` for a project and everything under it,
-:func:`item_access` for one item, :func:`annotation_visible` for answers.
+:func:`item_access` for one item, :func:`answers_of` for whose answers count.
 
 Things a person may not see are reported as missing (``NotFoundError``), so
 ids of other projects reveal nothing; things they may see but not change are
@@ -31,7 +31,7 @@ __all__ = [
     "Action",
     "ProjectAccess",
     "allowed",
-    "annotation_visible",
+    "answers_of",
     "check_queue_access",
     "item_access",
     "project_access",
@@ -173,11 +173,13 @@ def item_access(
     return access
 
 
-def annotation_visible(access: ProjectAccess, annotation_user_id: int) -> bool:
-    """May this person see an answer given by ``annotation_user_id``?"""
-    return access.can(Action.READ_ANNOTATIONS) or (
-        annotation_user_id == access.user.id and access.can(Action.READ_PROJECT)
-    )
+def answers_of(access: ProjectAccess) -> int | None:
+    """Whose answers this person may see in counts such as the label distribution.
+
+    None: everyone's (they may read all answers); else their own user id: an annotator,
+    unless the project's ``annotator_visibility`` is "all", sees only their own answers.
+    """
+    return None if access.can(Action.READ_ANNOTATIONS) else access.user.id
 
 
 def check_queue_access(
@@ -212,10 +214,19 @@ def visible_project_ids(db: Database, user: CurrentUser) -> set[int] | None:
         return set(s.scalars(text("SELECT project_id FROM memberships WHERE user_id = :u"), {"u": user.id}))
 
 
+_MEMBERSHIPS = text(
+    "SELECT m.project_id, m.role, p.settings FROM memberships m"
+    " JOIN projects p ON p.id = m.project_id WHERE m.user_id = :u"
+)
+
+
 def projects_allowing(db: Database, user: CurrentUser, action: Action) -> set[int] | None:
-    """The projects where the user may do ``action``; None means all of them (an administrator)."""
+    """The projects where the user may do ``action``; None means all of them (an administrator).
+
+    Each project's ``annotator_visibility`` applies, as in :func:`project_access`.
+    """
     if user.is_admin:
         return None
     with db.read() as s:
-        rows = s.execute(text("SELECT project_id, role FROM memberships WHERE user_id = :u"), {"u": user.id})
-        return {r.project_id for r in rows if allowed(r.role, action)}
+        rows = s.execute(_MEMBERSHIPS, {"u": user.id})
+        return {r.project_id for r in rows if allowed(r.role, action, visibility=_visibility(r.settings))}

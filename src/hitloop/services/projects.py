@@ -66,14 +66,23 @@ def create_project(db: Database, user_id: int | None, spec: ProjectCreate) -> Pr
 
 
 def get_project(
-    db: Database, project_id: int, *, with_stats: bool = False, sees_gold: bool = True
+    db: Database,
+    project_id: int,
+    *,
+    with_stats: bool = False,
+    sees_gold: bool = True,
+    answers_of: int | None = None,
 ) -> ProjectOut:
-    """``sees_gold`` False (below managers): the stats count gold items as regular ones."""
+    """``sees_gold`` False (below managers): the stats count gold items as regular ones.
+
+    ``answers_of`` (policy.answers_of): the label distribution counts only that person's
+    answers (an annotator who may not read everyone's); None counts everyone's.
+    """
     with db.read() as s:
         row = s.get(Project, project_id)
         if row is None:
             raise NotFoundError(f"project {project_id} not found", field="project_id")
-        stats = _stats(s, row, sees_gold) if with_stats else None
+        stats = _stats(s, row, sees_gold, answers_of) if with_stats else None
         return project_out(row, stats)
 
 
@@ -83,28 +92,38 @@ def list_projects(
     with_stats: bool = True,
     only: set[int] | None = None,
     gold_seen_in: set[int] | None = None,
+    answers_seen_in: set[int] | None = None,
+    viewer_id: int | None = None,
 ) -> list[ProjectOut]:
     """Every project, or those whose ids are in ``only`` (the caller's, from the policy).
 
     ``gold_seen_in``: the projects whose gold items the caller may tell apart (None: all);
-    elsewhere the stats count gold items as regular ones.
+    elsewhere the stats count gold items as regular ones. ``answers_seen_in``: the projects
+    where the caller may read everyone's answers (None: all); elsewhere the label
+    distribution counts only ``viewer_id``'s answers (none without a viewer).
     """
     with db.read() as s:
         query = select(Project).order_by(Project.id)
         if only is not None:
             query = query.where(Project.id.in_(sorted(only)))
         rows = list(s.scalars(query))
-        return [
-            project_out(r, _stats(s, r, gold_seen_in is None or r.id in gold_seen_in) if with_stats else None)
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            stats = None
+            if with_stats:
+                sees_gold = gold_seen_in is None or r.id in gold_seen_in
+                everyone = answers_seen_in is None or r.id in answers_seen_in
+                # (No viewer: 0 is nobody's id, so nobody's answers are counted.)
+                stats = _stats(s, r, sees_gold, None if everyone else viewer_id or 0)
+            out.append(project_out(r, stats))
+        return out
 
 
 def project_stats(db: Database, project_id: int) -> ProjectStats:
     return get_project(db, project_id, with_stats=True).stats  # type: ignore[return-value]
 
 
-def _stats(s: Any, project: Project, sees_gold: bool = True) -> ProjectStats:
+def _stats(s: Any, project: Project, sees_gold: bool = True, answers_of: int | None = None) -> ProjectStats:
     by_state = dict(
         s.execute(
             select(Item.state, func.count())
@@ -133,16 +152,19 @@ def _stats(s: Any, project: Project, sees_gold: bool = True) -> ProjectStats:
     active = (Annotation.project_id == project.id) & Annotation.superseded_by.is_(None)
     annotations = s.scalar(select(func.count()).where(active, Annotation.skipped.is_(False))) or 0
     skipped = s.scalar(select(func.count()).where(active, Annotation.skipped.is_(True))) or 0
+    # The label distribution shows answers themselves: to those who may read only their own
+    # (annotators, unless the project's annotator_visibility is "all"), only their own.
+    counted = active & Annotation.skipped.is_(False)
+    if answers_of is not None:
+        counted = counted & (Annotation.user_id == answers_of)
     distribution: Counter[str] = Counter({name: 0 for name in project.labels})
     if project.task == TaskType.CLASSIFY.value:
         for label, count in s.execute(
-            select(Annotation.label, func.count())
-            .where(active, Annotation.skipped.is_(False))
-            .group_by(Annotation.label)
+            select(Annotation.label, func.count()).where(counted).group_by(Annotation.label)
         ):
             distribution[label] += count
     else:
-        for value in s.scalars(select(Annotation.value).where(active, Annotation.skipped.is_(False))):
+        for value in s.scalars(select(Annotation.value).where(counted)):
             value = value or {}
             distribution.update(value.get("labels") or [b["label"] for b in value.get("boxes", [])])
     return ProjectStats(

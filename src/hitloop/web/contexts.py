@@ -57,13 +57,19 @@ class ProjectSummary:
     project: ProjectOut
     stats: ProjectStats
     bars: list[LabelBar]
+    own_answers: bool = False  # the bars count only the viewer's answers (an annotator's view)
 
     @classmethod
-    def of(cls, project: ProjectOut) -> ProjectSummary:
+    def of(cls, project: ProjectOut, *, own_answers: bool = False) -> ProjectSummary:
         stats = project.stats or ProjectStats(total=0, labeled=0, skipped=0, annotations=0, distribution={})
         counts = [(name, stats.distribution.get(name, 0)) for name in project.labels]
         scale = max([c for _, c in counts] + [1])
-        return cls(project=project, stats=stats, bars=[LabelBar(n, c, scale) for n, c in counts])
+        bars = [LabelBar(n, c, scale) for n, c in counts]
+        return cls(project=project, stats=stats, bars=bars, own_answers=own_answers)
+
+    @property
+    def distribution_title(self) -> str:
+        return "Your labels" if self.own_answers else "Label distribution"
 
     @property
     def percent(self) -> int:

@@ -16,9 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
+from hitloop.api.context import AppContext
 from hitloop.api.deps import CACHE_KEY, SESSION_COOKIE, Ctx, IdPath, client_address, start_session
 from hitloop.api.errors import status_for
 from hitloop.errors import HitloopError, InputError
+from hitloop.schemas import ProjectOut
 from hitloop.services import auth, policy, projects, speech
 from hitloop.services.policy import Action
 from hitloop.types import TaskType
@@ -131,7 +133,13 @@ def projects_page(request: Request, ctx: Ctx) -> Response:
     user = require_user(request, ctx)
     mine = policy.visible_project_ids(ctx.db, user)
     gold = policy.projects_allowing(ctx.db, user, Action.MANAGE_GOLD)
-    summaries = [ProjectSummary.of(p) for p in projects.list_projects(ctx.db, only=mine, gold_seen_in=gold)]
+    everyone = policy.projects_allowing(ctx.db, user, Action.READ_ANNOTATIONS)
+    listed = projects.list_projects(
+        ctx.db, only=mine, gold_seen_in=gold, answers_seen_in=everyone, viewer_id=user.id
+    )
+    summaries = [
+        ProjectSummary.of(p, own_answers=everyone is not None and p.id not in everyone) for p in listed
+    ]
     return _renderer(request).render(request, "projects.html", ProjectsPage(user=user, projects=summaries))
 
 
@@ -163,12 +171,22 @@ def new_project_submit(
     return RedirectResponse(f"/projects/{created.id}", status_code=303)
 
 
+def _project_for(ctx: AppContext, access: policy.ProjectAccess) -> ProjectOut:
+    """The project with its stats as ``GET /api/projects/{id}`` gives them to this person."""
+    return projects.get_project(
+        ctx.db,
+        access.project_id,
+        with_stats=True,
+        sees_gold=access.can(Action.MANAGE_GOLD),
+        answers_of=policy.answers_of(access),
+    )
+
+
 @router.get("/projects/{project_id}")
 def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
     access = policy.project_access(ctx.db, user, project_id, Action.READ_PROJECT)
-    sees_gold = access.can(Action.MANAGE_GOLD)
-    project = projects.get_project(ctx.db, project_id, with_stats=True, sees_gold=sees_gold)
+    project = _project_for(ctx, access)
     page = ProjectPage(
         team=team_panel(ctx, access),
         images=images_panel(ctx, access, project),
@@ -177,7 +195,7 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
         title=project.name,
         user=user,
         json_url=f"/api/projects/{project_id}",
-        summary=ProjectSummary.of(project),
+        summary=ProjectSummary.of(project, own_answers=policy.answers_of(access) is not None),
         max_upload_bytes=ctx.settings.max_upload_bytes,
     )
     return _renderer(request).render(request, "project.html", page)
@@ -187,13 +205,12 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
 def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
     user = require_user(request, ctx)
     access = policy.project_access(ctx.db, user, project_id, Action.ANNOTATE)
-    sees_gold = access.can(Action.MANAGE_GOLD)
-    project = projects.get_project(ctx.db, project_id, with_stats=True, sees_gold=sees_gold)
+    project = _project_for(ctx, access)
     page = LabelPage(
         title=f"Label · {project.name}",
         user=user,
         json_url=f"/api/projects/{project_id}",
-        summary=ProjectSummary.of(project),
+        summary=ProjectSummary.of(project, own_answers=policy.answers_of(access) is not None),
     )
     return _renderer(request).render(request, "label.html", page)
 

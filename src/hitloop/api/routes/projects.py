@@ -55,9 +55,20 @@ UPLOAD_CHUNK = 1024 * 1024
 
 @router.get("", response_model=list[ProjectOut])
 def list_projects(ctx: Ctx, user: User) -> list[ProjectOut]:
-    """The projects the caller belongs to (an administrator sees all)."""
+    """The projects the caller belongs to (an administrator sees all).
+
+    Where the caller may not read everyone's answers (an annotator, by default), the label
+    distribution counts only their own.
+    """
     gold = policy.projects_allowing(ctx.db, user, policy.Action.MANAGE_GOLD)
-    return projects.list_projects(ctx.db, only=policy.visible_project_ids(ctx.db, user), gold_seen_in=gold)
+    everyone = policy.projects_allowing(ctx.db, user, policy.Action.READ_ANNOTATIONS)
+    return projects.list_projects(
+        ctx.db,
+        only=policy.visible_project_ids(ctx.db, user),
+        gold_seen_in=gold,
+        answers_seen_in=everyone,
+        viewer_id=user.id,
+    )
 
 
 @router.post("", response_model=ProjectOut, status_code=201)
@@ -67,8 +78,12 @@ def create_project(body: ProjectCreate, ctx: Ctx, user: User) -> ProjectOut:
 
 @router.get("/{project_id}", response_model=ProjectOut)
 def get_project(project_id: IdPath, ctx: Ctx, access: ProjectReader) -> ProjectOut:
+    """The project with its stats; an annotator who may not read everyone's answers gets
+    a label distribution of their own answers."""
     sees_gold = access.can(policy.Action.MANAGE_GOLD)
-    return projects.get_project(ctx.db, project_id, with_stats=True, sees_gold=sees_gold)
+    return projects.get_project(
+        ctx.db, project_id, with_stats=True, sees_gold=sees_gold, answers_of=policy.answers_of(access)
+    )
 
 
 @router.post("/{project_id}/items", response_model=AddItemsResult, status_code=201)
