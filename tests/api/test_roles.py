@@ -106,6 +106,15 @@ ACCOUNT_ROUTES = {
     ("GET", "/api/projects"),
     ("POST", "/api/projects"),
 }
+# About the instance, for administrators only: everyone else gets 403, whatever their project roles.
+# (Not in ALLOWED: its walk expects outsiders to get 404, right for project routes alone.)
+ADMIN_ROUTES = {
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/audit"),
+    ("GET", "/api/audit/export"),
+}
+ACCOUNT_ROUTES |= ADMIN_ROUTES
 _HIDDEN = re.compile(r"^(project|item|job|annotation) \d+ not found$")
 
 
@@ -289,6 +298,17 @@ def test_a_project_member_cannot_reach_another_projects_objects(ctx: AppContext,
         assert "secret" not in r.text
         message = re.sub(r"\d+", lambda m: "N" if m[0] in theirs else m[0], r.json()["error"]["message"])
         assert message == missing.json()["error"]["message"].replace(str(MISSING), "N"), (method, path)
+
+
+def test_admin_routes_refuse_everyone_but_administrators(world: World) -> None:
+    assert set(_routes(world.client)) >= ADMIN_ROUTES
+    for method, path in sorted(ADMIN_ROUTES):
+        assert _call(world, None, method, path, path).status_code == 401, (method, path)
+        for who in (*ROLES, "outsider"):
+            r = _call(world, who, method, path, path)
+            assert r.status_code == 403, (who, method, path, r.status_code, r.text)
+        r = _call(world, "admin", method, path, path)
+        assert not _denied(r), (method, path, r.status_code, r.text)
 
 
 def test_people_see_only_their_projects(world: World) -> None:

@@ -55,3 +55,22 @@ def test_bad_input_is_a_precise_error_and_writes_nothing(run: Any, ctx: Any, tmp
     r = run("audit", "export", pid, "-o", tmp_path / "missing-dir" / "a.jsonl", expect=2)
     assert "cannot write the file" in r.stderr
     assert not out.exists() and list(tmp_path.glob(".*partial")) == []
+
+
+def test_audit_instance_exports_the_events_of_no_project(run: Any, ctx: Any, tmp_path: Path) -> None:
+    _project(ctx)  # project.create and items.add belong to the project, not to the instance
+    user = auth.create_user(ctx.db, "bob", "bob-password")
+    token = auth.create_token(ctx.db, user.id, "laptop")[0]
+    auth.revoke_token(ctx.db, user.id, token.id)
+    out = tmp_path / "instance.jsonl"
+    assert "Exported the instance's audit log" in run("audit", "instance", "-o", out).stdout
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["action"] for e in events] == ["user.create", "user.create", "token.create", "token.revoke"]
+    assert events[2]["username"] == "bob" and events[2]["detail"] == {"name": "laptop"}
+    run("audit", "instance", "-o", tmp_path / "instance.csv")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "instance.csv").read_text())))
+    assert [r["action"] for r in rows] == [e["action"] for e in events]
+    shown = run("audit", "instance", "--format", "csv", "-o", "-").stdout
+    assert shown.startswith("id,created_at,") and shown.count("\n") == 5
+    r = run("audit", "instance", "-o", tmp_path / "missing-dir" / "a.jsonl", expect=2)
+    assert "cannot write the file" in r.stderr

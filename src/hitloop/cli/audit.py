@@ -1,10 +1,11 @@
-"""``hitloop audit export`` and ``hitloop consensus``: a project's audit log and consensus labels."""
+"""``hitloop audit export|instance`` and ``hitloop consensus``: audit logs and consensus labels."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -41,28 +42,48 @@ def _write(output: str, chunks: Iterator[bytes]) -> int:
 
 @click.group()
 def audit() -> None:
-    """A project's audit log: who did what to which object, and when."""
+    """A project's or the instance's audit log: who did what, and when."""
 
 
-@audit.command("export")
-@click.argument("project_id", type=click.IntRange(min=1))
-@click.option(
+_FORMAT = click.option(
     "--format",
     "format_",
     type=click.Choice(["jsonl", "csv"]),
     default=None,
     help="jsonl or csv [default: from the extension of the output file, else jsonl].",
 )
-@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write; - is standard output.")
+_OUTPUT = click.option(
+    "-o", "--output", required=True, metavar="FILE", help="Where to write; - is standard output."
+)
+
+
+def _kind(format_: str | None, output: str) -> Literal["jsonl", "csv"]:
+    return "csv" if (format_ or ("csv" if output.lower().endswith(".csv") else "jsonl")) == "csv" else "jsonl"
+
+
+@audit.command("export")
+@click.argument("project_id", type=click.IntRange(min=1))
+@_FORMAT
+@_OUTPUT
 @settings_options
 def export_audit(project_id: int, format_: str | None, output: str, settings: Settings) -> None:
     """Export the whole audit log of a project, oldest first (detail as JSON)."""
-    kind = format_ or ("csv" if output.lower().endswith(".csv") else "jsonl")
     with open_context(settings) as ctx:
-        chunks = audit_service.iter_audit_export(ctx.db, project_id, "csv" if kind == "csv" else "jsonl")
-        _write(output, chunks)
+        _write(output, audit_service.iter_audit_export(ctx.db, project_id, _kind(format_, output)))
     if output != "-":
         click.echo(f"Exported the audit log of project {project_id} to {output}")
+
+
+@audit.command("instance")
+@_FORMAT
+@_OUTPUT
+@settings_options
+def export_instance_audit(format_: str | None, output: str, settings: Settings) -> None:
+    """Export the instance's audit log (users created, sessions, API tokens), oldest first."""
+    with open_context(settings) as ctx:
+        _write(output, audit_service.iter_instance_audit_export(ctx.db, _kind(format_, output)))
+    if output != "-":
+        click.echo(f"Exported the instance's audit log to {output}")
 
 
 @click.command("consensus")

@@ -1,8 +1,10 @@
 """The append-only audit log: who did what to which object, and when.
 
 Events are only ever added, in the same transaction as the change they
-describe; nothing in hitloop updates or deletes them. Owners read them a page
-at a time (newest first) or export them whole as JSON lines or CSV.
+describe; nothing in hitloop updates or deletes them. Owners read a project's
+events a page at a time (newest first) or export them whole as JSON lines or
+CSV; administrators read the instance's events (those of no project: users
+created, sessions started, API tokens created and revoked) the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from hitloop.db.tables import Event, Project, User
 from hitloop.errors import NotFoundError
 from hitloop.schemas import AuditEvent, AuditPage, JobOut
 
-__all__ = ["AUDIT_COLUMNS", "iter_audit_export", "list_events", "record_event", "record_job_event"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "iter_audit_export",
+    "iter_instance_audit_export",
+    "list_events",
+    "list_instance_events",
+    "record_event",
+    "record_job_event",
+]
 
 AUDIT_COLUMNS = ("id", "created_at", "user_id", "username", "action", "object_type", "object_id", "detail")
 EXPORT_CHUNK = 5_000
@@ -65,7 +75,9 @@ def _check_project(s: Session, project_id: int) -> None:
         raise NotFoundError(f"project {project_id} not found", field="project_id")
 
 
-def _query(project_id: int) -> Any:
+def _query(project_id: int | None) -> Any:
+    """The events of one project, or with None those of no project (the instance's)."""
+    of = Event.project_id.is_(None) if project_id is None else Event.project_id == project_id
     return (
         select(
             Event.id,
@@ -78,7 +90,7 @@ def _query(project_id: int) -> Any:
             Event.detail,
         )
         .outerjoin(User, User.id == Event.user_id)
-        .where(Event.project_id == project_id)
+        .where(of)
     )
 
 
@@ -97,12 +109,22 @@ def _event(row: Any) -> AuditEvent:
 
 def list_events(db: Database, project_id: int, *, before: int | None = None, limit: int = 50) -> AuditPage:
     """One page of the project's events, newest first; ``before`` is the previous page's ``next_before``."""
+    with db.read() as s:
+        _check_project(s, project_id)
+        return _page(s, project_id, before, limit)
+
+
+def list_instance_events(db: Database, *, before: int | None = None, limit: int = 50) -> AuditPage:
+    """A page of the events of no project (users, sessions, tokens), newest first, as :func:`list_events`."""
+    with db.read() as s:
+        return _page(s, None, before, limit)
+
+
+def _page(s: Session, project_id: int | None, before: int | None, limit: int) -> AuditPage:
     query = _query(project_id)
     if before is not None:
         query = query.where(Event.id < before)
-    with db.read() as s:
-        _check_project(s, project_id)
-        rows = s.execute(query.order_by(Event.id.desc()).limit(limit + 1)).all()
+    rows = s.execute(query.order_by(Event.id.desc()).limit(limit + 1)).all()
     events = [_event(r) for r in rows[:limit]]
     return AuditPage(events=events, next_before=events[-1].id if len(rows) > limit else None)
 
@@ -114,7 +136,12 @@ def iter_audit_export(db: Database, project_id: int, fmt: Literal["jsonl", "csv"
     return _export(db, project_id, fmt)
 
 
-def _export(db: Database, project_id: int, fmt: str) -> Iterator[bytes]:
+def iter_instance_audit_export(db: Database, fmt: Literal["jsonl", "csv"]) -> Iterator[bytes]:
+    """The events of no project (users, sessions, tokens), oldest first, as :func:`iter_audit_export`."""
+    return _export(db, None, fmt)
+
+
+def _export(db: Database, project_id: int | None, fmt: str) -> Iterator[bytes]:
     if fmt == "csv":
         yield (",".join(AUDIT_COLUMNS) + "\r\n").encode()
     after = 0
