@@ -39,6 +39,10 @@ __all__ = [
     "HistoryEntry",
     "ImagesResult",
     "ImportResult",
+    "InviteAccept",
+    "InviteAccepted",
+    "InviteCreate",
+    "InviteOut",
     "ItemIn",
     "ItemOut",
     "JobOut",
@@ -381,6 +385,38 @@ class LoopSettingsUpdate(_Strict):
 class MemberIn(_Strict):
     username: str = Field(min_length=1, max_length=100)
     role: Role = Field(default=Role.ANNOTATOR, strict=False)
+
+
+class InviteCreate(_Strict):
+    role: Role = Field(default=Role.ANNOTATOR, strict=False)
+    days: float = Field(default=7.0, gt=0, le=90, strict=False, description="the link works this long")
+
+
+class InviteOut(BaseModel):
+    id: int
+    project_id: int
+    role: Role
+    created_by: int | None = None
+    created_at: datetime
+    expires_at: datetime
+    token: str | None = Field(default=None, description="the secret: returned once, when created")
+    url: str | None = Field(default=None, description="the invite page's path, /invite/<token>, once")
+
+
+class InviteAccept(_Strict):
+    token: str = Field(min_length=1, max_length=200)
+    username: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$", description="new account"
+    )
+    password: str | None = Field(default=None, min_length=8, max_length=1000, description="new account")
+
+
+class InviteAccepted(BaseModel):
+    project_id: int
+    role: Role
+    user: UserOut
+    created_account: bool
+    csrf_token: str | None = None
 
 
 class MemberUpdate(_Strict):

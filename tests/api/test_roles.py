@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hitloop.api.context import AppContext
-from hitloop.db.tables import Annotation
+from hitloop.db.tables import Annotation, Invite
 from hitloop.jobs import records
 from hitloop.schemas import AnnotationIn, GoldMark, ItemIn, ProjectCreate
 from hitloop.services import annotations as annotation_service
-from hitloop.services import auth, gold, items, members, projects
+from hitloop.services import auth, gold, invites, items, members, projects
 from hitloop.services.items import ItemLimits
 from hitloop.types import Role
 
@@ -65,6 +65,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{PROJECT}/members"): MANAGERS,
     ("PATCH", f"{PROJECT}/members/{{user_id}}"): MANAGERS,
     ("DELETE", f"{PROJECT}/members/{{user_id}}"): MANAGERS,
+    ("GET", f"{PROJECT}/invites"): MANAGERS,
+    ("POST", f"{PROJECT}/invites"): MANAGERS,
+    ("DELETE", f"{PROJECT}/invites/{{invite_id}}"): MANAGERS,
     ("GET", f"{PROJECT}/team"): MANAGERS,
     ("PATCH", f"{PROJECT}/team"): MANAGERS,
     ("GET", f"{PROJECT}/gold"): MANAGERS,
@@ -103,6 +106,7 @@ ACCOUNT_ROUTES = {
     ("GET", "/api/tokens"),
     ("POST", "/api/tokens"),
     ("DELETE", "/api/tokens/{token_id}"),
+    ("POST", "/api/invites/accept"),  # anyone holding an invite's secret (tests/api/test_invites_api.py)
     ("GET", "/api/projects"),
     ("POST", "/api/projects"),
 }
@@ -115,7 +119,7 @@ ADMIN_ROUTES = {
     ("GET", "/api/audit/export"),
 }
 ACCOUNT_ROUTES |= ADMIN_ROUTES
-_HIDDEN = re.compile(r"^(project|item|job|annotation) \d+ not found$")
+_HIDDEN = re.compile(r"^(project|item|job|annotation|invite) \d+ not found$")
 
 
 @dataclass
@@ -128,6 +132,7 @@ class Objects:
     user_id: int  # a member the member routes act on
     annotation_id: int  # an answer by that member (nobody reviews their own)
     job_id: int
+    invite_id: int  # a pending invite
 
 
 @dataclass
@@ -161,7 +166,8 @@ def _objects(db: Any, project_id: int, member: Any, text: str, label: str) -> Ob
     answer = annotation_service.submit(db, member.id, ids[1], body)
     gold.mark_gold(db, None, project_id, [GoldMark(item_id=ids[2], value={"label": label})])
     job = records.create(db, "featurize", project_id=project_id)
-    return Objects(project_id, ids[0], ids[2], member.id, answer.id, job.id)
+    invite = invites.create_invite(db, None, project_id, Role.ANNOTATOR)
+    return Objects(project_id, ids[0], ids[2], member.id, answer.id, job.id, invite.id)
 
 
 @pytest.fixture
@@ -205,6 +211,8 @@ def _body(method: str, path: str) -> Any:
         return {"kind": "featurize"}
     if path.endswith("/loop"):
         return {}
+    if path.endswith("/invites") and method == "POST":
+        return {"role": "annotator"}
     return None
 
 
@@ -241,6 +249,8 @@ def _restore(ctx: AppContext, w: World) -> None:
     """Undo what an allowed call may have changed, so the next caller meets the same world."""
     if not any(m.user_id == w.target_id for m in members.list_members(ctx.db, w.project_id)):
         members.add_member(ctx.db, None, w.project_id, "target", Role.ANNOTATOR)
+    with ctx.db.write() as s:  # a revoked invite works again
+        s.execute(update(Invite).where(Invite.id == w.mine.invite_id).values(revoked_at=None))
     if not gold.list_gold(ctx.db, w.project_id):
         gold.mark_gold(ctx.db, None, w.project_id, [GoldMark(item_id=w.gold_id, value={"label": "a"})])
 

@@ -58,3 +58,26 @@ def test_an_annotator_may_not_manage(sdk: Client, project: ProjectOut, ctx: Any,
             as_ann.members(project.id)
         with pytest.raises(PermissionDeniedError):
             as_ann.mark_gold(project.id, {"x": "pos"})
+
+
+def test_invites_round_trip(sdk: Client, project: ProjectOut, ctx: Any, transport: Any) -> None:
+    made = sdk.create_invite(project.id, "reviewer", days=2)
+    assert made.role is Role.REVIEWER and made.token and made.url == f"/invite/{made.token}"
+    assert [(i.id, i.token) for i in sdk.invites(project.id)] == [(made.id, None)]
+    ann = auth.create_user(ctx.db, "ann", "ann-password")
+    with Client(
+        "http://testserver", auth.create_token(ctx.db, ann.id)[1], transport=transport, backoff=0
+    ) as c:
+        done = c.accept_invite(made.token)
+        assert (done.project_id, done.role, done.user.username) == (project.id, Role.REVIEWER, "ann")
+        with pytest.raises(ConflictError, match="already used"):
+            c.accept_invite(made.token)
+        with pytest.raises(NotFoundError, match="not valid"):
+            c.accept_invite("hli_not-a-real-one")
+    assert sdk.invites(project.id) == []
+    second = sdk.create_invite(project.id)
+    sdk.revoke_invite(project.id, second.id)
+    assert sdk.invites(project.id) == []
+    with pytest.raises(InputError) as info:
+        sdk.create_invite(project.id, days=0)
+    assert info.value.field == "days"

@@ -37,6 +37,7 @@ __all__ = [
     "ItemReader",
     "MemberManager",
     "MemberReader",
+    "OptionalUser",
     "ProjectEditor",
     "ProjectReader",
     "Reviewer",
@@ -131,6 +132,7 @@ async def current_user(request: Request) -> CurrentUser:
 
 
 User = Annotated[CurrentUser, Depends(current_user)]
+OptionalUser = Annotated[CurrentUser | None, Depends(optional_user)]
 
 
 async def admin_user(user: User) -> CurrentUser:

@@ -21,6 +21,7 @@ from hitloop.db.engine import Database
 from hitloop.errors import HitloopError, InputError, NotFoundError
 from hitloop.schemas import GoldMark, TeamSettingsUpdate
 from hitloop.services import gold as gold_service
+from hitloop.services import invites as invite_service
 from hitloop.services import members as service
 from hitloop.services import team as team_service
 from hitloop.settings import Settings
@@ -33,7 +34,7 @@ ROLES = click.Choice([r.value for r in Role])
 
 @click.group()
 def members() -> None:
-    """Add, list, change and remove the members of a project."""
+    """Add, list, change and remove the members of a project; invite people by link."""
 
 
 def _member_id(db: Database, project_id: int, username: str) -> int:
@@ -102,6 +103,54 @@ def unpause(project: int, user: str, settings: Settings) -> None:
     with open_context(settings) as ctx:
         service.update_member(ctx.db, None, project, _member_id(ctx.db, project, user), paused=False)
     click.echo(f"{user!r} may label project {project} again")
+
+
+@members.command("invite")
+@click.argument("project", type=int)
+@click.option(
+    "--role", type=ROLES, default=Role.ANNOTATOR.value, show_default=True, help="The role the invite gives."
+)
+@click.option(
+    "--days",
+    type=float,
+    default=invite_service.DEFAULT_DAYS,
+    show_default=True,
+    help="How long the link works.",
+)
+@click.option("--base-url", help="The server's address as people reach it (default: http://HOST:PORT).")
+@settings_options
+def invite(project: int, role: str, days: float, base_url: str | None, settings: Settings) -> None:
+    """Create a one-time invite link (shown once) for someone without an account."""
+    with open_context(settings) as ctx:
+        out = invite_service.create_invite(ctx.db, None, project, Role(role), days=days)
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    until = f"{out.expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Invite {out.id} to project {project} as {out.role.value}, until {until} (shown once):")
+    click.echo(f"{base}{out.url}")
+
+
+@members.command("invites")
+@click.argument("project", type=int)
+@settings_options
+def list_invites(project: int, settings: Settings) -> None:
+    """List a project's pending invites (not accepted, revoked or expired)."""
+    with open_context(settings) as ctx:
+        rows = [
+            (i.id, i.role.value, f"{i.created_at:%Y-%m-%d %H:%M}", f"{i.expires_at:%Y-%m-%d %H:%M}")
+            for i in invite_service.list_invites(ctx.db, project)
+        ]
+    click.echo(table(["ID", "ROLE", "CREATED (UTC)", "EXPIRES (UTC)"], rows, right=[0]))
+
+
+@members.command("revoke-invite")
+@click.argument("project", type=int)
+@click.argument("invite_id", type=int)
+@settings_options
+def revoke_invite(project: int, invite_id: int, settings: Settings) -> None:
+    """Stop a pending invite from working."""
+    with open_context(settings) as ctx:
+        invite_service.revoke_invite(ctx.db, None, project, invite_id)
+    click.echo(f"Revoked invite {invite_id} of project {project}")
 
 
 @click.command("team")

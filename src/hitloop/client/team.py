@@ -7,7 +7,15 @@ from typing import Any
 
 from hitloop.client.session import HttpSession, parse
 from hitloop.errors import HitloopError
-from hitloop.schemas import GoldAccuracy, GoldItemOut, GoldResult, MemberOut, TeamSettings
+from hitloop.schemas import (
+    GoldAccuracy,
+    GoldItemOut,
+    GoldResult,
+    InviteAccepted,
+    InviteOut,
+    MemberOut,
+    TeamSettings,
+)
 from hitloop.types import Role
 
 __all__ = ["TeamMethods"]
@@ -52,6 +60,28 @@ class TeamMethods:
     def remove_member(self, project_id: int, user_id: int) -> None:
         """Remove someone from the project (their answers stay)."""
         self._session.call("DELETE", f"/api/projects/{project_id}/members/{user_id}", idempotent=True)
+
+    def create_invite(
+        self, project_id: int, role: Role | str = Role.ANNOTATOR, *, days: float = 7.0
+    ) -> InviteOut:
+        """A one-time invite link: ``token`` and ``url`` (a path on the server) are returned only now."""
+        body = {"role": Role(role).value, "days": days}
+        path = f"/api/projects/{project_id}/invites"
+        return parse(InviteOut, self._session.call("POST", path, idempotent=False, json=body))
+
+    def invites(self, project_id: int) -> list[InviteOut]:
+        """Pending invites (not accepted, revoked or expired), without their secrets."""
+        body = self._session.call("GET", f"/api/projects/{project_id}/invites", idempotent=True)
+        return [parse(InviteOut, i) for i in _list(body)]
+
+    def revoke_invite(self, project_id: int, invite_id: int) -> None:
+        """Stop a pending invite from working."""
+        self._session.call("DELETE", f"/api/projects/{project_id}/invites/{invite_id}", idempotent=False)
+
+    def accept_invite(self, token: str) -> InviteAccepted:
+        """Join a project with this client's account by an invite's token."""
+        body = self._session.call("POST", "/api/invites/accept", idempotent=False, json={"token": token})
+        return parse(InviteAccepted, body)
 
     def team_settings(self, project_id: int) -> TeamSettings:
         """Overlap, adaptive overlap, gold rate and thresholds, annotator visibility."""

@@ -25,6 +25,7 @@ __all__ = [
     "Base",
     "Event",
     "ImportRun",
+    "Invite",
     "Item",
     "Job",
     "Lease",
@@ -115,6 +116,26 @@ class Membership(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Gold answers before this time do not count towards pausing (set when unpaused).
     gold_since: Mapped[float] = mapped_column(Double, default=0.0, server_default=text("0"))
+
+
+class Invite(Base):
+    """A one-time link that lets someone join a project with a role; the row holds the secret's hash."""
+
+    __tablename__ = "invites"
+    __table_args__ = (Index("ix_invites_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+    accepted_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    accepted_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    revoked_at: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 class Media(Base):

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session as OrmSession
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import ApiToken, Session, User
@@ -19,6 +20,8 @@ from hitloop.services.passwords import hash_password, verify_password
 
 __all__ = [
     "CurrentUser",
+    "add_user",
+    "check_new_account",
     "create_session",
     "create_token",
     "create_user",
@@ -30,6 +33,7 @@ __all__ = [
     "resolve_token",
     "revoke_token",
     "token_hash",
+    "user_of",
 ]
 
 TOKEN_PREFIX = "hl_"
@@ -47,35 +51,46 @@ def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _user(row: User, csrf: str | None = None) -> CurrentUser:
+def user_of(row: User, csrf: str | None = None) -> CurrentUser:
     return CurrentUser(id=row.id, username=row.username, is_admin=row.is_admin, csrf_token=csrf)
 
 
-def create_user(db: Database, username: str, password: str, *, is_admin: bool = False) -> CurrentUser:
+def check_new_account(username: str, password: str) -> str:
+    """The username a new account would get (stripped), if it and the password are acceptable."""
     username = username.strip()
     if not username or len(username) > 100:
         raise InputError("a username is 1 to 100 characters", field="username")
     if len(password) < 8:
         raise InputError("a password has at least 8 characters", field="password")
+    return username
+
+
+def add_user(s: OrmSession, username: str, password_hash: str, *, is_admin: bool = False) -> User:
+    """Add a user row (and its ``user.create`` event) to the caller's transaction."""
+    if s.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ConflictError(f"user {username!r} already exists", field="username")
+    row = User(
+        username=username,
+        password_hash=password_hash,
+        is_admin=is_admin,
+        is_active=True,
+        created_at=time.time(),
+    )
+    s.add(row)
+    s.flush()
+    record_event(s, row.id, None, "user.create", "user", row.id, {"username": username})
+    return row
+
+
+def create_user(db: Database, username: str, password: str, *, is_admin: bool = False) -> CurrentUser:
+    username = check_new_account(username, password)
     with db.write() as s:
-        if s.scalar(select(User.id).where(User.username == username)) is not None:
-            raise ConflictError(f"user {username!r} already exists", field="username")
-        row = User(
-            username=username,
-            password_hash=hash_password(password),
-            is_admin=is_admin,
-            is_active=True,
-            created_at=time.time(),
-        )
-        s.add(row)
-        s.flush()
-        record_event(s, row.id, None, "user.create", "user", row.id, {"username": username})
-        return _user(row)
+        return user_of(add_user(s, username, hash_password(password), is_admin=is_admin))
 
 
 def list_users(db: Database) -> list[CurrentUser]:
     with db.read() as s:
-        return [_user(u) for u in s.scalars(select(User).order_by(User.id))]
+        return [user_of(u) for u in s.scalars(select(User).order_by(User.id))]
 
 
 def login(db: Database, username: str, password: str, *, address: str | None = None) -> CurrentUser:
@@ -97,7 +112,7 @@ def login(db: Database, username: str, password: str, *, address: str | None = N
         throttle.failed(db, names)
         raise AuthenticationError("wrong username or password")
     throttle.succeeded(db, username)
-    return _user(row)
+    return user_of(row)
 
 
 @functools.cache
@@ -133,7 +148,7 @@ def resolve_session(db: Database, secret: str) -> CurrentUser | None:
         ).first()
     if row is None or not row[0].is_active:
         return None
-    return _user(row[0], csrf=row[1])
+    return user_of(row[0], csrf=row[1])
 
 
 def end_session(db: Database, secret: str) -> None:
@@ -184,4 +199,4 @@ def resolve_token(db: Database, secret: str) -> CurrentUser | None:
         )
     if row is None or not row.is_active:
         return None
-    return _user(row)
+    return user_of(row)

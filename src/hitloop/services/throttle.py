@@ -20,7 +20,16 @@ from hitloop.db.engine import Database
 from hitloop.db.tables import LoginThrottle
 from hitloop.errors import RateLimitedError
 
-__all__ = ["MAX_ADDRESS_FAILURES", "MAX_USER_FAILURES", "WINDOW_S", "check", "failed", "keys", "succeeded"]
+__all__ = [
+    "MAX_ADDRESS_FAILURES",
+    "MAX_USER_FAILURES",
+    "WINDOW_S",
+    "check",
+    "failed",
+    "invite_keys",
+    "keys",
+    "succeeded",
+]
 
 MAX_USER_FAILURES = 5
 MAX_ADDRESS_FAILURES = 20
@@ -35,11 +44,16 @@ def keys(username: str, address: str | None) -> list[str]:
     return out
 
 
+def invite_keys(address: str | None) -> list[str]:
+    """Invite links are guessed from an address, with no username: one key per address."""
+    return [f"invite:{address[:150]}"] if address else []
+
+
 def _limit(key: str) -> int:
     return MAX_USER_FAILURES if key.startswith("user:") else MAX_ADDRESS_FAILURES
 
 
-def check(db: Database, names: Sequence[str], now: float | None = None) -> None:
+def check(db: Database, names: Sequence[str], now: float | None = None, *, what: str = "logins") -> None:
     """Refuse while any of these keys is locked, saying when to retry."""
     now = time.time() if now is None else now
     with db.read() as s:
@@ -52,7 +66,7 @@ def check(db: Database, names: Sequence[str], now: float | None = None) -> None:
     if until is not None:
         wait = max(1, math.ceil(until - now))
         raise RateLimitedError(
-            f"too many failed logins; try again in {math.ceil(wait / 60)} minute(s)", retry_after=wait
+            f"too many failed {what}; try again in {math.ceil(wait / 60)} minute(s)", retry_after=wait
         )
 
 

@@ -6,10 +6,20 @@ from pydantic import ValidationError
 
 from hitloop.errors import InputError
 from hitloop.schemas import ProjectCreate
-from hitloop.types import Modality, TaskType
+from hitloop.types import Modality, Role, TaskType
 from hitloop.web.contexts import ProjectForm
 
-__all__ = ["describe", "parse_project_form", "split_labels"]
+__all__ = ["describe", "parse_project_form", "parse_role", "split_labels"]
+
+ROLE_NAMES = tuple(r.value for r in Role)
+
+
+def parse_role(value: str) -> Role:
+    """A role chosen in a form."""
+    try:
+        return Role(value)
+    except ValueError:
+        raise InputError(f"unknown role {value!r}; one of {', '.join(ROLE_NAMES)}", field="role") from None
 
 
 def split_labels(text: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The project page's team panel (members, gold accuracy, team settings) and its forms.
+"""The project page's team panel (members, invites, gold accuracy, team settings) and its forms.
 
 Each form posts to a page route here, which checks the CSRF token, lets the
 policy decide (hitloop.services.policy), calls one service and goes back to
@@ -18,10 +18,12 @@ from starlette.responses import RedirectResponse, Response
 from hitloop.api.context import AppContext
 from hitloop.api.deps import Ctx, IdPath
 from hitloop.errors import InputError
-from hitloop.schemas import GoldAccuracy, MemberOut, TeamSettings, TeamSettingsUpdate
-from hitloop.services import gold, members, team
+from hitloop.schemas import GoldAccuracy, InviteOut, MemberOut, TeamSettings, TeamSettingsUpdate
+from hitloop.services import gold, invites, members, team
 from hitloop.services.policy import Action, ProjectAccess
 from hitloop.types import Role
+from hitloop.web.forms import parse_role
+from hitloop.web.invites import install_invite_pages
 from hitloop.web.session import form_access
 
 __all__ = ["TeamPanel", "install_team_forms", "team_panel"]
@@ -41,6 +43,7 @@ class TeamPanel:
     settings: TeamSettings | None
     can_add_items: bool = False
     roles: tuple[str, ...] = ROLE_NAMES
+    invites: list[InviteOut] | None = None  # pending invites, for those who manage members
 
     def accuracy_of(self, user_id: int) -> GoldAccuracy | None:
         return next((a for a in self.accuracy or [] if a.user_id == user_id), None)
@@ -56,18 +59,12 @@ def team_panel(ctx: AppContext, access: ProjectAccess) -> TeamPanel:
         members=members.list_members(ctx.db, pid) if access.can(Action.READ_MEMBERS) else None,
         accuracy=gold.accuracy(ctx.db, pid) if access.can(Action.MANAGE_GOLD) else None,
         settings=team.get_team_settings(ctx.db, pid) if manage else None,
+        invites=invites.list_invites(ctx.db, pid) if manage else None,
     )
 
 
 def _back(project_id: int) -> Response:
     return RedirectResponse(f"/projects/{project_id}#team", status_code=303)
-
-
-def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise InputError(f"unknown role {value!r}; one of {', '.join(ROLE_NAMES)}", field="role") from None
 
 
 def add_member_form(
@@ -79,7 +76,7 @@ def add_member_form(
     role: FormText = "annotator",
 ) -> Response:
     access = form_access(request, ctx, project_id, csrf_token, Action.MANAGE_MEMBERS)
-    members.add_member(ctx.db, access, project_id, username.strip(), _role(role))
+    members.add_member(ctx.db, access, project_id, username.strip(), parse_role(role))
     return _back(project_id)
 
 
@@ -102,7 +99,7 @@ def update_member_form(
             access,
             project_id,
             user_id,
-            role=_role(role) if role else None,
+            role=parse_role(role) if role else None,
             paused={"yes": True, "no": False}.get(paused),
         )
     return _back(project_id)
@@ -156,3 +153,4 @@ def install_team_forms(router: APIRouter) -> None:
     router.post("/projects/{project_id}/members")(add_member_form)
     router.post("/projects/{project_id}/members/{user_id}")(update_member_form)
     router.post("/projects/{project_id}/team")(team_settings_form)
+    install_invite_pages(router)

@@ -1,4 +1,4 @@
-"""Log in and out, who am I, users and API tokens."""
+"""Log in and out, who am I, users, API tokens, and accepting an invite."""
 
 from __future__ import annotations
 
@@ -10,13 +10,24 @@ from hitloop.api.deps import (
     Admin,
     Ctx,
     IdPath,
+    OptionalUser,
     User,
     client_address,
     start_session,
 )
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.schemas import LoginRequest, Me, TokenCreate, TokenOut, UserCreate, UserOut
-from hitloop.services import auth
+from hitloop.errors import InputError
+from hitloop.schemas import (
+    InviteAccept,
+    InviteAccepted,
+    LoginRequest,
+    Me,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserOut,
+)
+from hitloop.services import auth, invites
 
 router = APIRouter(prefix="/api", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -77,3 +88,33 @@ def revoke_token(token_id: IdPath, ctx: Ctx, user: User) -> Response:
     auth.revoke_token(ctx.db, user.id, token_id)
     ctx.db.memo.pop(CACHE_KEY, None)
     return Response(status_code=204)
+
+
+@router.post("/invites/accept", response_model=InviteAccepted)
+def accept_invite(
+    body: InviteAccept, ctx: Ctx, request: Request, response: Response, user: OptionalUser
+) -> InviteAccepted:
+    """Join a project by an invite's token: as the caller, or (anonymous) as a new account.
+
+    A new account is logged in with a fresh session cookie. Unknown tokens are
+    throttled per address like logins (429 with Retry-After); expired, used or
+    revoked invites answer 409 and change nothing.
+    """
+    if user is not None and (body.username or body.password):
+        raise InputError("you are logged in: accept without a username and password", field="username")
+    done = invites.accept_invite(
+        ctx.db,
+        body.token,
+        user=user,
+        username=body.username,
+        password=body.password,
+        address=client_address(request),
+    )
+    csrf = start_session(request, response, ctx, done.user.id) if done.created_account else None
+    return InviteAccepted(
+        project_id=done.project_id,
+        role=done.role,
+        user=_user_out(done.user),
+        created_account=done.created_account,
+        csrf_token=csrf,
+    )

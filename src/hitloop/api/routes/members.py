@@ -6,8 +6,16 @@ from fastapi import APIRouter, Response
 
 from hitloop.api.deps import Ctx, IdPath, MemberManager, MemberReader, ProjectEditor
 from hitloop.api.errors import ERROR_RESPONSES
-from hitloop.schemas import MemberIn, MemberOut, MemberUpdate, TeamSettings, TeamSettingsUpdate
-from hitloop.services import members, team
+from hitloop.schemas import (
+    InviteCreate,
+    InviteOut,
+    MemberIn,
+    MemberOut,
+    MemberUpdate,
+    TeamSettings,
+    TeamSettingsUpdate,
+)
+from hitloop.services import invites, members, team
 
 router = APIRouter(prefix="/api/projects", tags=["members"], responses=ERROR_RESPONSES)
 
@@ -34,6 +42,24 @@ def update_member(
 @router.delete("/{project_id}/members/{user_id}", status_code=204)
 def remove_member(project_id: IdPath, user_id: IdPath, ctx: Ctx, access: MemberManager) -> Response:
     members.remove_member(ctx.db, access, project_id, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/{project_id}/invites", response_model=list[InviteOut])
+def list_invites(project_id: IdPath, ctx: Ctx, _access: MemberManager) -> list[InviteOut]:
+    """Invites not yet accepted, revoked or expired (without their secrets)."""
+    return invites.list_invites(ctx.db, project_id)
+
+
+@router.post("/{project_id}/invites", response_model=InviteOut, status_code=201)
+def create_invite(project_id: IdPath, body: InviteCreate, ctx: Ctx, access: MemberManager) -> InviteOut:
+    """A one-time invite link with a role; ``token`` and ``url`` are returned here only, once."""
+    return invites.create_invite(ctx.db, access, project_id, body.role, days=body.days)
+
+
+@router.delete("/{project_id}/invites/{invite_id}", status_code=204)
+def revoke_invite(project_id: IdPath, invite_id: IdPath, ctx: Ctx, access: MemberManager) -> Response:
+    invites.revoke_invite(ctx.db, access, project_id, invite_id)
     return Response(status_code=204)
 
 
