@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from hitloop.db.tables import Annotation
-from hitloop.schemas import ItemIn, ProjectCreate, ReviewDecision
-from hitloop.services import auth, items, label_error_queue, projects, review
-from tests.services.test_review import CATS, MONEY, answer
+from hitloop.schemas import ReviewDecision
+from hitloop.services import auth, label_error_queue, review
+from tests.services.test_review import flipped_topics
 
 
 def test_views_reuse_the_ranking_until_an_answer_or_review_changes_it(
@@ -25,21 +25,10 @@ def test_views_reuse_the_ranking_until_an_answer_or_review_changes_it(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(label_error_queue, "out_of_fold_proba", counted)
-    project = projects.create_project(
-        ctx.db, team["rita"], ProjectCreate(name="topics", labels=["pets", "finance"])
-    )
-    texts = [(f"{CATS[i % 3]} {i}", "pets") for i in range(15)] + [
-        (f"{MONEY[i % 3]} {i}", "finance") for i in range(15)
-    ]
-    ids = items.add_items(ctx.db, project.id, None, [ItemIn(text=t) for t, _ in texts], ctx.limits)
-    flipped = {ids[2], ids[20]}
-    for item, (_, label) in zip(ids, texts, strict=True):
-        if item in flipped:
-            label = "finance" if label == "pets" else "pets"
-        answer(ctx, team["alice"], item, label)
+    project_id, flipped = flipped_topics(ctx, team["rita"], team["alice"])
 
-    first = label_error_queue.label_error_queue(ctx.db, media, project.id, limit=1)
-    second = label_error_queue.label_error_queue(ctx.db, media, project.id, limit=1, offset=1)
+    first = label_error_queue.label_error_queue(ctx.db, media, project_id, limit=1)
+    second = label_error_queue.label_error_queue(ctx.db, media, project_id, limit=1, offset=1)
     assert len(fits) == 1  # the second page reads the kept ranking
     assert {first.entries[0].item.id, second.entries[0].item.id} == flipped
     assert first.total == second.total >= 2
@@ -52,7 +41,7 @@ def test_views_reuse_the_ranking_until_an_answer_or_review_changes_it(
     review.review_annotation(
         ctx.db, team["rita"], annotation_id, ReviewDecision(action="fix", value={"label": right})
     )
-    after = label_error_queue.label_error_queue(ctx.db, media, project.id, limit=50)
+    after = label_error_queue.label_error_queue(ctx.db, media, project_id, limit=50)
     assert len(fits) == 2
     assert wrong not in {e.item.id for e in after.entries}
     assert (flipped - {wrong}) <= {e.item.id for e in after.entries}

@@ -193,8 +193,8 @@ MONEY = [
 ]
 
 
-def test_label_error_queue_finds_flipped_labels(ctx: Any, team: dict[str, Any], media: Any) -> None:
-    owner = team["rita"]
+def flipped_topics(ctx: Any, owner: int, annotator: int) -> tuple[int, set[int]]:
+    """A project of 30 pet and finance texts, all answered, two of them with the wrong label."""
     project = projects.create_project(ctx.db, owner, ProjectCreate(name="topics", labels=["pets", "finance"]))
     texts = [(f"{CATS[i % 3]} {i}", "pets") for i in range(15)] + [
         (f"{MONEY[i % 3]} {i}", "finance") for i in range(15)
@@ -204,8 +204,13 @@ def test_label_error_queue_finds_flipped_labels(ctx: Any, team: dict[str, Any], 
     for item, (_, label) in zip(ids, texts, strict=True):
         if item in flipped:
             label = "finance" if label == "pets" else "pets"
-        answer(ctx, team["alice"], item, label)
-    q = label_error_queue(ctx.db, media, project.id)
+        answer(ctx, annotator, item, label)
+    return project.id, flipped
+
+
+def test_label_error_queue_finds_flipped_labels(ctx: Any, team: dict[str, Any], media: Any) -> None:
+    project_id, flipped = flipped_topics(ctx, team["rita"], team["alice"])
+    q = label_error_queue(ctx.db, media, project_id)
     assert q.note is None
     top = {e.item.id for e in q.entries[:2]}
     assert top == flipped
