@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from hitloop.db.tables import Job
-from hitloop.jobs import records
-from tests.api.test_loop_api import _wait
+from tests.api.test_loop_api import _wait, block_runner
 
 
 def _job_events(api: Any, project: int) -> list[tuple[str, str | None, dict[str, Any], str | None]]:
@@ -21,17 +19,12 @@ def _job_events(api: Any, project: int) -> list[tuple[str, str | None, dict[str,
 
 def test_request_cancel_and_rerun_are_audited(api: Any, ctx: Any) -> None:
     project = api.post("/api/projects", json={"name": "r", "labels": ["pos", "neg"]}).json()["id"]
-    # A "running" job of the project keeps the runner off the one we queue.
-    blocker = records.create(ctx.db, "no-such-kind", project_id=project)
-    with ctx.db.write() as s:
-        row = s.get(Job, blocker.id)
-        row.state = "running"
-        row.heartbeat_at = time.time() + 3600
+    blocker = block_runner(ctx, project)  # keeps the runner off the job we queue
     queued = api.post(f"/api/projects/{project}/jobs", json={"kind": "score"}).json()
     assert api.post(f"/api/jobs/{queued['id']}/cancel").status_code == 200
     assert api.post(f"/api/jobs/{queued['id']}/cancel").status_code == 409  # refused: nothing recorded
     with ctx.db.write() as s:
-        s.get(Job, blocker.id).state = "failed"
+        s.get(Job, blocker).state = "failed"
     rerun = api.post(f"/api/jobs/{queued['id']}/rerun").json()
     _wait(api, rerun["id"])
     train = api.post(f"/api/projects/{project}/train").json()

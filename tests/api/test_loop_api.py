@@ -72,18 +72,25 @@ def test_train_on_demand_then_models_jobs_and_suggestions(api: Any) -> None:
     assert r.status_code == 201, r.text
 
 
-def test_cancel_and_rerun(api: Any, ctx: Any) -> None:
-    project, _ = _labeled_project(api, n_labels=0)
-    # Queue work the runner cannot take yet: another job of the project is "running".
+def block_runner(ctx: Any, project: int) -> int:
+    """Mark a job of the project "running" (heartbeat fresh), so the runner takes no other job of it."""
+    from hitloop.db.tables import Job
     from hitloop.jobs import records
 
     blocker = records.create(ctx.db, "no-such-kind", project_id=project)
     with ctx.db.write() as s:
-        from hitloop.db.tables import Job
-
         row = s.get(Job, blocker.id)
         row.state = "running"
         row.heartbeat_at = time.time() + 3600
+    return blocker.id
+
+
+def test_cancel_and_rerun(api: Any, ctx: Any) -> None:
+    project, _ = _labeled_project(api, n_labels=0)
+    # Queue work the runner cannot take yet: another job of the project is "running".
+    blocker = block_runner(ctx, project)
+    from hitloop.db.tables import Job
+
     queued = api.post(f"/api/projects/{project}/jobs", json={"kind": "score"}).json()
     assert queued["state"] == "queued"
     cancelled = api.post(f"/api/jobs/{queued['id']}/cancel")
@@ -91,7 +98,7 @@ def test_cancel_and_rerun(api: Any, ctx: Any) -> None:
     twice = api.post(f"/api/jobs/{queued['id']}/cancel")
     assert twice.status_code == 409
     with ctx.db.write() as s:
-        s.get(Job, blocker.id).state = "failed"
+        s.get(Job, blocker).state = "failed"
     rerun = api.post(f"/api/jobs/{queued['id']}/rerun")
     assert rerun.status_code == 202
     done = _wait(api, rerun.json()["id"])
