@@ -102,9 +102,10 @@ def test_a_train_job_and_a_score_job_that_retrains_only_move_forward(
     fractions = [f for f, _ in written]
     assert fractions == sorted(fractions), written  # ranking comes before explaining, and so do their bars
 
-    # New items make the features stale: a score job featurizes, then retrains on the new features.
+    # Many new items (20 on 60, over REFIT_GROWTH) make the features stale: a score job fits the
+    # featurizer again, then retrains on the new features.
     items.add_items(
-        db, loop.project, loop.user, [ItemIn(text=t) for t in make_texts(5, seed=9)[0]], ItemLimits()
+        db, loop.project, loop.user, [ItemIn(text=t) for t in make_texts(20, seed=9)[0]], ItemLimits()
     )
     score = job_service.request_job(db, "score", loop.project, loop.user)
     written = _recorded(monkeypatch, score.id)

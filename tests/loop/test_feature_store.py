@@ -2,22 +2,27 @@
 
 Items added through the API (``items.add_items``, behind ``POST /items``) or
 an upload (``items.add_image``) once a project has a model queue one
-featurize job; it makes the features again and retrains, so every unlabeled
-item, old or new, gets a suggestion from a model and the queue keeps a
-model's order. A score job that finds the features made again since the
-model retrains too, instead of falling back to the cold-start order.
+featurize job. When the stored features cover every older item and the pool
+grew by at most ``REFIT_GROWTH`` since the featurizer was fitted, the job
+transforms only the new items with the stored featurizer, appends their rows
+and scores them with the current model (no new version). A larger addition, a
+changed featurizer or a deleted item fits the featurizer again and retrains,
+so every unlabeled item, old or new, gets a suggestion from a model and the
+queue keeps a model's order. A score job that finds the features made again
+since the model retrains too, instead of falling back to the cold-start order.
 """
 
 from __future__ import annotations
 
 import io
 
+import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from PIL import Image
 from sklearn.datasets import load_digits
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import Item, ModelVersion, Suggestion
@@ -136,8 +141,9 @@ def test_items_added_after_a_model_get_suggestions_and_keep_a_model_order(loop: 
     jobs = loop.run_jobs()
     assert [(j.kind, j.state) for j in jobs] == [("featurize", "done")], [j.error for j in jobs]
     result = jobs[0].result or {}
-    assert result["items"] == 70 and result["model_version_id"] == 2 and result["n_train"] == 20
-    _assert_model_ordered(loop, 2)
+    # 10 more than the 60 the featurizer was fitted on: appended, scored by the current model.
+    assert result["items"] == 70 and result["appended"] == 10 and "model_version_id" not in result
+    _assert_model_ordered(loop, 1)
     with loop.db.read() as s:
         suggested = dict(
             s.execute(select(Suggestion.item_id, Suggestion.label).where(Suggestion.item_id.in_(new))).all()
@@ -149,18 +155,25 @@ def test_items_added_after_a_model_get_suggestions_and_keep_a_model_order(loop: 
     records.create(loop.db, "score", project_id=loop.project)
     [score] = loop.run_jobs()
     assert score.state == "done" and "retrained" not in (score.result or {}), score.error
-    assert [v.id for v in training.list_models(loop.db, loop.project).versions] == [2, 1]
+    assert [v.id for v in training.list_models(loop.db, loop.project).versions] == [1]
     assert (score.result or {})["batch"] == result["batch"]
 
 
-def test_a_score_job_after_new_items_retrains_instead_of_a_cold_start(loop: Loop) -> None:
-    """Without automatic retraining nothing is queued on adding; a score job then retrains."""
+@pytest.mark.parametrize(("added", "version"), [(10, 1), (20, 2)])
+def test_a_score_job_after_new_items_scores_them_or_retrains_instead_of_a_cold_start(
+    loop: Loop, added: int, version: int
+) -> None:
+    """Without automatic retraining nothing is queued on adding; a score job then featurizes them.
+
+    A few items (10 on 60) are appended and scored by the current model; many
+    (20 on 60, over ``REFIT_GROWTH``) fit the featurizer again and retrain.
+    """
     loop.label(loop.ids[:20])
     [first] = loop.run_jobs()
     assert first.state == "done", first.error
     update = LoopSettingsUpdate(auto_retrain=False)
     loop_settings.update_loop_settings(loop.db, loop.project, None, update)
-    texts, _ = make_texts(10, seed=5)
+    texts, _ = make_texts(added, seed=5)
     new = items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=t) for t in texts], ItemLimits())
     assert records.list_jobs(loop.db, project_id=loop.project, state="queued") == []
 
@@ -168,10 +181,13 @@ def test_a_score_job_after_new_items_retrains_instead_of_a_cold_start(loop: Loop
     [score] = loop.run_jobs()
     assert score.state == "done", score.error
     result = score.result or {}
-    assert result["retrained"] == "the features were made again" and result["model_version_id"] == 2
-    _assert_model_ordered(loop, 2)
+    if version == 1:
+        assert "retrained" not in result and "model_version_id" not in result
+    else:
+        assert result["retrained"] == "the features were made again" and result["model_version_id"] == 2
+    _assert_model_ordered(loop, version)
     _, versions = _unlabeled_state(loop)
-    assert all(versions[i] == 2 for i in new)
+    assert all(versions[i] == version for i in new)
 
 
 def test_adding_items_before_any_model_queues_nothing(loop: Loop) -> None:
@@ -210,10 +226,10 @@ def test_an_image_uploaded_after_a_model_gets_a_suggestion(db: Database, setting
     JobRunner(db, settings, builtin_jobs()).run_claimed(claimed)
     done = records.get(db, waiting.id)
     assert done.state == "done", done.error
-    assert (done.result or {})["model_version_id"] == 2
+    assert (done.result or {})["appended"] == 1 and "model_version_id" not in (done.result or {})
     with db.read() as s:
         row = s.get(Suggestion, upload)
-    assert row is not None and row.model_version_id == 2
+    assert row is not None and row.model_version_id == 1
     assert row.label == str(digits.target[30])
 
 
@@ -246,3 +262,129 @@ def test_concurrent_additions_queue_one_featurize_job(loop: Loop) -> None:
     assert [j.kind for j in waiting] == ["featurize"]
     [job] = loop.run_jobs()
     assert job.state == "done" and (job.result or {})["items"] == 80, job.error
+
+
+class _Counted:
+    """The real text transform, counting the texts it is given (how many items were transformed)."""
+
+    def __init__(self) -> None:
+        self.texts = 0
+        self.real = feature_service._transform_texts
+
+    def __call__(self, args: tuple[object, list[str]]) -> object:
+        self.texts += len(args[1])
+        return self.real(args)
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> _Counted:
+    wrapper = _Counted()
+    monkeypatch.setattr(feature_service, "_transform_texts", wrapper)
+    return wrapper
+
+
+def _trained(loop: Loop) -> feature_service.FeatureBundle:
+    """Label 20 items and run the train job: model version 1 on features of the 60 items."""
+    loop.label(loop.ids[:20])
+    [first] = loop.run_jobs()
+    assert first.state == "done", first.error
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None and bundle.fitted_items == 60
+    return bundle
+
+
+def _add(loop: Loop, n: int, seed: int) -> tuple[list[int], list[str], dict[str, object]]:
+    """Add ``n`` texts through the service behind ``POST /items``, run the featurize job it queues."""
+    texts, _ = make_texts(n, seed=seed)
+    new = items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=t) for t in texts], ItemLimits())
+    [job] = loop.run_jobs()
+    assert job.kind == "featurize" and job.state == "done", job.error
+    return new, texts, job.result or {}
+
+
+def test_adding_items_transforms_only_them_and_the_current_model_scores_them(
+    loop: Loop, counted: _Counted
+) -> None:
+    before = _trained(loop)
+    old_X = _dense(before.X)
+    counted.texts = 0
+    new, texts, result = _add(loop, 5, seed=21)
+    assert counted.texts == 5  # not the 60 stored ones
+    assert result["appended"] == 5 and result["items"] == 65
+
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None
+    assert bundle.generation == before.generation and bundle.fitted_items == 60
+    assert bundle.featurizer is before.featurizer and bundle.X.shape[1] == before.X.shape[1]
+    assert bundle.ids.tolist() == sorted(loop.ids + new)
+    # Old rows unchanged; each new row is the stored featurizer's transform of that item's text.
+    assert np.allclose(_dense(bundle.X[bundle.positions(loop.ids)]), old_X)
+    again = before.featurizer.transform(texts)
+    assert np.allclose(_dense(bundle.X[bundle.positions(new)]), _dense(again))
+    # What another process reads from disk: the same rows, and no temporary file left behind.
+    path = feature_service.feature_path(loop.settings, loop.project, bundle.key)
+    on_disk = joblib.load(path)
+    assert on_disk["ids"].tolist() == bundle.ids.tolist() and on_disk["fitted_items"] == 60
+    assert np.allclose(_dense(on_disk["X"]), _dense(bundle.X))
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+    assert [v.id for v in training.list_models(loop.db, loop.project).versions] == [1]
+    _assert_model_ordered(loop, 1)
+    with loop.db.read() as s:
+        suggested = dict(
+            s.execute(
+                select(Suggestion.item_id, Suggestion.model_version_id).where(Suggestion.item_id.in_(new))
+            ).all()
+        )
+    assert suggested == dict.fromkeys(new, 1)
+
+
+def test_a_large_addition_fits_the_featurizer_again_and_retrains(loop: Loop, counted: _Counted) -> None:
+    before = _trained(loop)
+    allowed = int(60 * (1 + feature_service.REFIT_GROWTH))
+    assert allowed == 72
+    counted.texts = 0
+    first, _, result = _add(loop, allowed - 60, seed=22)  # 72 items: still appended
+    assert counted.texts == 12 and result["appended"] == 12
+    counted.texts = 0
+    # One more makes 73 items, over 20% more than the 60 the featurizer was fitted on.
+    second, _, result = _add(loop, 1, seed=23)
+    assert counted.texts == 73 and result["appended"] is None and result["model_version_id"] == 2
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None and bundle.generation != before.generation and bundle.fitted_items == 73
+    assert bundle.ids.tolist() == sorted(loop.ids + first + second)
+    _assert_model_ordered(loop, 2)
+
+
+def test_a_changed_featurizer_fits_again(loop: Loop, counted: _Counted) -> None:
+    from hitloop.db.tables import Project
+
+    before = _trained(loop)
+    with loop.db.write() as s:
+        project = s.get(Project, loop.project)
+        assert project is not None
+        project.settings = {**(project.settings or {}), "featurizer": "tfidf"}
+    counted.texts = 0
+    _, _, result = _add(loop, 2, seed=24)
+    assert counted.texts == 62 and result["appended"] is None and result["model_version_id"] == 2
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None and bundle.key != before.key and bundle.key.startswith("tfidf-")
+    assert bundle.generation != before.generation
+    _assert_model_ordered(loop, 2)
+
+
+@pytest.mark.parametrize("position", [30, -1])
+def test_stored_features_of_a_deleted_item_fit_again(loop: Loop, counted: _Counted, position: int) -> None:
+    """A deleted item in the middle, or the last one (SQLite then gives its id to the next item)."""
+    before = _trained(loop)
+    gone = loop.ids[position]  # unlabeled: only its suggestion refers to it
+    with loop.db.write() as s:
+        s.execute(delete(Suggestion).where(Suggestion.item_id == gone))
+        s.execute(delete(Item).where(Item.id == gone))
+    counted.texts = 0
+    new, _, result = _add(loop, 2, seed=25)
+    assert counted.texts == 61 and result["appended"] is None and result["model_version_id"] == 2
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None and bundle.generation != before.generation
+    assert bundle.ids.tolist() == sorted([i for i in loop.ids if i != gone] + new)
+    _assert_model_ordered(loop, 2)

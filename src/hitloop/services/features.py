@@ -5,6 +5,14 @@ feature matrix (one row per id) and the fitted featurizer; ``key`` names the
 featurizer and its parameters. The file is written to a temporary name and
 renamed, so readers never see half of it. Training and scoring read it; a
 process keeps the last loaded bundle of each project in memory.
+
+Items added after the features were made are transformed alone with the
+stored fitted featurizer and their rows appended (:func:`featurize`): the
+feature space and the generation stay the same, so the current model scores
+them. The featurizer is fitted again on every item when there are no stored
+features for the current featurizer, an item was deleted, an older item
+appears (an import finished after a later addition), or the pool has grown by
+more than :data:`REFIT_GROWTH` since the featurizer was fitted.
 """
 
 from __future__ import annotations
@@ -36,15 +44,21 @@ from hitloop.settings import Settings
 from hitloop.types import ItemState
 
 __all__ = [
+    "REFIT_GROWTH",
     "FeatureBundle",
     "feature_path",
     "featurize",
+    "featurize_items",
     "featurize_job",
     "load_features",
     "up_to_date",
 ]
 
 CHUNK = 5_000
+#: Refit when the pool has grown by more than this share of the items the featurizer was
+#: fitted on (0.2: 20% more items); below it new items are transformed alone and appended.
+#: A refit keeps TF-IDF's vocabulary and weights representative of the pool.
+REFIT_GROWTH = 0.2
 MEDIA_CHUNK = CHUNK // 10  # decoded images and recordings are far larger than texts
 FIT_SAMPLE_MEDIA = 500
 
@@ -57,8 +71,14 @@ class FeatureBundle:
     X: Any
     featurizer: Any
     key: str
-    #: Changes every time the features are recomputed (a model is only valid for its generation).
+    #: Changes every time the featurizer is fitted again (a model is only valid for its
+    #: generation); appending the rows of new items keeps it.
     generation: str
+    #: How many items the featurizer was fitted on (rows appended since are not counted).
+    fitted_items: int
+    #: Fingerprint of the last row's item (:func:`_fingerprint`): SQLite gives a deleted
+    #: highest id to the next item, so the same ids may no longer be the same items.
+    last_item: str = ""
 
     def positions(self, item_ids: Any) -> NDArray[np.intp]:
         """Row of each item id; every id must be present."""
@@ -91,15 +111,21 @@ def feature_path(settings: Settings, project_id: int, key: str) -> Path:
     return settings.features_dir / str(project_id) / f"{key}.joblib"
 
 
-_cache: dict[int, tuple[Path, int, FeatureBundle]] = {}
+_cache: dict[int, tuple[Path, tuple[int, int, int], FeatureBundle]] = {}
 _cache_lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What changes whenever the file is replaced: each write is a new file (new inode)."""
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
 
 
 def load_features(settings: Settings, project_id: int, key: str) -> FeatureBundle | None:
     """The stored bundle, or None if this featurizer has not run for the project."""
     path = feature_path(settings, project_id, key)
     try:
-        stamp = path.stat().st_mtime_ns
+        stamp = _stamp(path)
     except FileNotFoundError:
         return None
     with _cache_lock:
@@ -113,6 +139,9 @@ def load_features(settings: Settings, project_id: int, key: str) -> FeatureBundl
         featurizer=stored["featurizer"],
         key=key,
         generation=stored["generation"],
+        # Bundles written before rows were appended were fitted on all their items.
+        fitted_items=int(stored.get("fitted_items", len(stored["ids"]))),
+        last_item=str(stored.get("last_item", "")),
     )
     with _cache_lock:
         _cache[project_id] = (path, stamp, bundle)
@@ -129,6 +158,8 @@ def _save(path: Path, bundle: FeatureBundle) -> None:
             "X": bundle.X,
             "featurizer": bundle.featurizer,
             "generation": bundle.generation,
+            "fitted_items": bundle.fitted_items,
+            "last_item": bundle.last_item,
         }
         joblib.dump(stored, tmp)
         os.replace(tmp, path)
@@ -136,7 +167,7 @@ def _save(path: Path, bundle: FeatureBundle) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     with _cache_lock:
-        _cache[int(path.parent.name)] = (path, path.stat().st_mtime_ns, bundle)
+        _cache[int(path.parent.name)] = (path, _stamp(path), bundle)
 
 
 def _project(db: Database, project_id: int) -> Project:
@@ -201,66 +232,198 @@ def _read_image(path: Path) -> NDArray[np.float64]:
 
 
 def featurize(ctx: JobContext, project_id: int) -> FeatureBundle:
-    """Fit the project's featurizer on its items, transform them in chunks, store the result."""
+    """Features for every item of the project, stored: new items appended, or everything refitted.
+
+    When the stored features of the project's current featurizer cover a
+    prefix of its items (only items with higher ids were added since) and
+    the pool grew by at most :data:`REFIT_GROWTH`, only the new items are
+    transformed, with the stored fitted featurizer, and their rows appended:
+    the bundle keeps its generation, so a model trained on it stays valid.
+    Otherwise the featurizer is fitted on all items and every item
+    transformed (a new generation).
+    """
+    return featurize_items(ctx, project_id)[0]
+
+
+def featurize_items(ctx: JobContext, project_id: int) -> tuple[FeatureBundle, int | None]:
+    """:func:`featurize`, and how many rows it appended (None: it fitted the featurizer again)."""
     project = _project(ctx.db, project_id)
     featurizer, key = _featurizer_for(project.modality, project.settings or {})
     with ctx.db.read() as s:
+        current = s.scalars(
+            select(Item.id).where(Item.project_id == project_id, Item.state != _STAGED).order_by(Item.id)
+        ).all()
+    if not current:
+        raise InputError(f"project {project_id} has no items to featurize", field="project_id")
+    if project.modality not in ("text", "image", "audio"):
+        raise InputError(f"no featurizer for {project.modality} items yet", field="modality")
+    ids = np.asarray(current, dtype=np.int64)
+    stored = load_features(ctx.settings, project_id, key)
+    if stored is not None and _appendable(stored, ids) and _same_last_item(ctx.db, stored):
+        appended = _append(ctx, project, stored, ids[len(stored.ids) :])
+        if appended is not None:
+            return appended, len(ids) - len(stored.ids)
+    return _fit_all(ctx, project, featurizer, key), None
+
+
+def _appendable(stored: FeatureBundle, ids: NDArray[np.int64]) -> bool:
+    """True if ``ids`` (sorted) are the stored ids followed by a few more, none deleted or older."""
+    n = len(stored.ids)
+    return n < len(ids) <= stored.fitted_items * (1 + REFIT_GROWTH) and np.array_equal(ids[:n], stored.ids)
+
+
+def _fingerprint(row: Any) -> str:
+    """What tells one item from another that got its id after it was deleted."""
+    described = f"{row.text}\x00{row.media_sha256}\x00{row.created_at!r}"
+    return hashlib.sha1(described.encode()).hexdigest()
+
+
+def _same_last_item(db: Database, stored: FeatureBundle) -> bool:
+    """True if the stored last row's item is still the item it was (not deleted, its id reused).
+
+    Ids are only reused above the highest remaining one, so when every stored id
+    is present, a reused one implies the highest stored id was reused too.
+    """
+    with db.read() as s:
+        row = s.execute(
+            select(Item.text, Item.media_sha256, Item.created_at).where(Item.id == int(stored.ids[-1]))
+        ).one_or_none()
+    return row is not None and stored.last_item == _fingerprint(row)
+
+
+def _sources(ctx: JobContext, project: Project, rows: Any) -> list[str]:
+    """What the chunk functions read: the texts, or the media files' paths."""
+    if project.modality == "text":
+        return [r.text or "" for r in rows]
+    store = MediaStore(ctx.settings.media_dir)
+    return [str(store.path_for(r.media_sha256)) for r in rows]
+
+
+def _transform_all(ctx: JobContext, modality: str, featurizer: Any, sources: list[str]) -> Any:
+    """Transform the items in chunks (``ctx.map``: threads or Dask workers), stacked in order."""
+    if modality == "text":
+        size, transform = CHUNK, _transform_texts
+    else:
+        size = MEDIA_CHUNK
+        transform = _transform_images if modality == "image" else _transform_audio
+    chunks = [(featurizer, sources[i : i + size]) for i in range(0, len(sources), size)]
+    ctx.progress(0.2, f"transforming {len(sources)} items in {len(chunks)} chunks", force=True)
+    parts = ctx.map(transform, chunks)
+    if sp.issparse(parts[0]):
+        return sp.vstack(parts, format="csr")
+    return np.vstack([np.asarray(p) for p in parts])
+
+
+def _append(
+    ctx: JobContext, project: Project, stored: FeatureBundle, new_ids: NDArray[np.int64]
+) -> FeatureBundle | None:
+    """Transform only ``new_ids`` with the stored featurizer and store the bundle with their rows added.
+
+    None (nothing written) if one of them is gone by the time their texts or files are read.
+    """
+    with ctx.db.read() as s:
         rows = s.execute(
-            select(Item.id, Item.text, Item.media_sha256)
-            .where(Item.project_id == project_id, Item.state != _STAGED)
+            select(Item.id, Item.text, Item.media_sha256, Item.created_at)
+            .where(
+                Item.project_id == project.id,
+                Item.state != _STAGED,
+                Item.id > int(stored.ids[-1]),
+                Item.id <= int(new_ids[-1]),  # not those added since the ids were read
+            )
+            .order_by(Item.id)
+        ).all()
+    found = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+    if not np.array_equal(found, new_ids):  # one was deleted meanwhile: fit everything again
+        return None
+    ctx.progress(0.05, f"adding {len(rows)} items to the features of {len(stored.ids)}", force=True)
+    part = _transform_all(ctx, project.modality, stored.featurizer, _sources(ctx, project, rows))
+    ctx.check_cancelled()
+    if sp.issparse(stored.X):
+        X: Any = sp.vstack([stored.X, sp.csr_matrix(part, dtype=stored.X.dtype)], format="csr")
+    else:
+        X = np.vstack([np.asarray(stored.X), np.asarray(part, dtype=np.asarray(stored.X).dtype)])
+    if X.shape[1] != stored.X.shape[1]:  # a featurizer must keep its output width
+        raise InputError("the stored featurizer changed its number of features", field="featurizer")
+    bundle = FeatureBundle(
+        ids=np.concatenate([stored.ids, new_ids]),
+        X=X,
+        featurizer=stored.featurizer,
+        key=stored.key,
+        generation=stored.generation,
+        fitted_items=stored.fitted_items,
+        last_item=_fingerprint(rows[-1]),
+    )
+    ctx.progress(0.9, "writing features", force=True)
+    _save(feature_path(ctx.settings, project.id, stored.key), bundle)
+    return bundle
+
+
+def _fit_all(ctx: JobContext, project: Project, featurizer: Any, key: str) -> FeatureBundle:
+    """Fit the featurizer on the project's items, transform all of them, store a new generation."""
+    with ctx.db.read() as s:
+        rows = s.execute(
+            select(Item.id, Item.text, Item.media_sha256, Item.created_at)
+            .where(Item.project_id == project.id, Item.state != _STAGED)
             .order_by(Item.id)
         ).all()
     if not rows:
-        raise InputError(f"project {project_id} has no items to featurize", field="project_id")
+        raise InputError(f"project {project.id} has no items to featurize", field="project_id")
     ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
     ctx.progress(0.05, f"fitting the featurizer on {len(rows)} items", force=True)
+    sources = _sources(ctx, project, rows)
     if project.modality == "text":
-        texts = [r.text or "" for r in rows]
-        featurizer.fit(texts)
-        chunks: list[tuple[Any, list[str]]] = [
-            (featurizer, texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)
-        ]
-        transform = _transform_texts
-    elif project.modality in ("image", "audio"):
-        store = MediaStore(ctx.settings.media_dir)
-        paths = [str(store.path_for(r.media_sha256)) for r in rows]
+        featurizer.fit(sources)
+    else:
         sample: list[Any]
         if project.modality == "image":
-            sample = [_read_image(Path(p)) for p in paths[:FIT_SAMPLE_MEDIA]]
+            sample = [_read_image(Path(p)) for p in sources[:FIT_SAMPLE_MEDIA]]
             shapes = {a.shape for a in sample}
             params = featurizer.get_params()
             if len(shapes) > 1 and "size" in params and params["size"] is None:
                 featurizer.set_params(size=(64, 64))  # mixed sizes: compare images at one size
-            transform = _transform_images
         else:
             rate = featurizer_samplerate(featurizer)
-            sample = [_read_audio(Path(p), rate) for p in paths[:FIT_SAMPLE_MEDIA]]
-            transform = _transform_audio
+            sample = [_read_audio(Path(p), rate) for p in sources[:FIT_SAMPLE_MEDIA]]
         featurizer.fit(sample)
-        chunks = [(featurizer, paths[i : i + MEDIA_CHUNK]) for i in range(0, len(paths), MEDIA_CHUNK)]
-    else:
-        raise InputError(f"no featurizer for {project.modality} items yet", field="modality")
-    ctx.progress(0.2, f"transforming {len(rows)} items in {len(chunks)} chunks", force=True)
-    parts = ctx.map(transform, chunks)
-    X = sp.vstack(parts, format="csr") if sp.issparse(parts[0]) else np.vstack([np.asarray(p) for p in parts])
+    X = _transform_all(ctx, project.modality, featurizer, sources)
     ctx.check_cancelled()
-    bundle = FeatureBundle(ids=ids, X=X, featurizer=featurizer, key=key, generation=uuid.uuid4().hex)
+    bundle = FeatureBundle(
+        ids=ids,
+        X=X,
+        featurizer=featurizer,
+        key=key,
+        generation=uuid.uuid4().hex,
+        fitted_items=len(ids),
+        last_item=_fingerprint(rows[-1]),
+    )
     ctx.progress(0.9, "writing features", force=True)
-    _save(feature_path(ctx.settings, project_id, key), bundle)
+    _save(feature_path(ctx.settings, project.id, key), bundle)
     return bundle
 
 
 def featurize_job(ctx: JobContext) -> dict[str, Any]:
-    """The ``featurize`` job: features for every item, then a retrained model or a cold-start order."""
+    """The ``featurize`` job: features for every item, then scores from the current model.
+
+    New items appended to the stored features are scored by the current model
+    (same feature space); features fitted again retrain it, or give a
+    cold-start order when there is no model yet.
+    """
     if ctx.project_id is None:
         raise InputError("a featurize job needs a project", field="project_id")
     with ctx.stage(0.0, 0.5):
-        bundle = featurize(ctx, ctx.project_id)
+        bundle, appended = featurize_items(ctx, ctx.project_id)
     from hitloop.services import scoring, training
 
-    summary = {"items": len(bundle.ids), "features": int(bundle.X.shape[1]), "key": bundle.key}
+    summary: dict[str, Any] = {
+        "items": len(bundle.ids),
+        "features": int(bundle.X.shape[1]),
+        "key": bundle.key,
+        "appended": appended,
+    }
     with ctx.stage(0.5, 1.0):
-        if training.has_model(ctx.db, ctx.project_id):
+        if appended is None and training.has_model(ctx.db, ctx.project_id):
             # New features make the old model's inputs meaningless: retrain on them.
             return {**summary, **training.train(ctx, ctx.project_id)}
+        # Appended rows keep the feature space: the current model scores the new items
+        # (rescore retrains only if that model is of an older generation).
         return {**summary, **scoring.rescore(ctx, ctx.project_id, bundle)}

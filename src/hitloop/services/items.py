@@ -129,8 +129,9 @@ def _items_added(s: Any, project: Any, user_id: int | None) -> bool:
     """Items came in through the API or an upload: keep the model's order covering them.
 
     Once the project has a model, its features must cover the new items for
-    them to get suggestions: a featurize job makes them again and retrains
-    (:func:`hitloop.services.features.featurize_job`). Before the first model
+    them to get suggestions: a featurize job transforms the new items and
+    scores them with the current model, or fits the featurizer again and
+    retrains (:func:`hitloop.services.features.featurize_job`). Before the first model
     nothing is queued: the first train job featurizes every item anyway.
     """
     has_model = s.scalar(select(ModelVersion.id).where(ModelVersion.project_id == project.id).limit(1))

@@ -451,11 +451,13 @@ def rescore(
 ) -> dict[str, Any]:
     """Score the pool with the newest model (or the cold-start order when there is none).
 
-    When the features were made again since that model (items were added,
-    or the featurizer changed), its inputs mean nothing any more: the project
-    is retrained on the new features instead, so the queue keeps a model's
-    order and the new items get suggestions (a learner that fails now fails
-    the job and keeps the previous order).
+    Items added since the features were made are featurized first; appended
+    rows keep the features' generation, so the model scores them. When the
+    featurizer was fitted again since that model (many items added, an item
+    deleted, the featurizer changed), its inputs mean nothing any more: the
+    project is retrained on the new features instead, so the queue keeps a
+    model's order and the new items get suggestions (a learner that fails
+    now fails the job and keeps the previous order).
     """
     from hitloop.services import training
 
