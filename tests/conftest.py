@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,25 +26,51 @@ PG_URL = os.environ.get("HITLOOP_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+@contextmanager
+def _fresh_pg_schema(base_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL schema of its own, dropped afterwards; yields a URL whose search_path is it."""
+    schema = f"hl_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        sep = "&" if "?" in base_url else "?"
+        url = f"{base_url}{sep}options=-csearch_path%3D{schema}"
+        migrated = Database(url)
+        migrated.upgrade()
+        migrated.dispose()
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_schema_url() -> Iterator[str | None]:
     """A PostgreSQL URL whose search_path is a fresh schema for this session."""
     if not PG_URL:
         yield None
         return
-    schema = f"hl_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    migrated = Database(url)
-    migrated.upgrade()
-    migrated.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with _fresh_pg_schema(PG_URL) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of this test's own, on each backend: for tests that run a server
+    process against it (which may leave it in any state). PostgreSQL: a fresh schema, dropped after.
+    """
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'hitloop.db'}"
+        migrated = Database(url)
+        migrated.upgrade()
+        migrated.dispose()
+        yield url
+        return
+    assert PG_URL is not None
+    with _fresh_pg_schema(PG_URL) as url:
+        yield url
 
 
 def _truncate(db: Database) -> None:
