@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parent.parent
+SST2 = REPO.parent / "shared" / "data" / "text" / "sst2"
 
 
 # --------------------------------------------------------------------------- records
@@ -84,6 +86,21 @@ _WORDS = (
     "many",
     "calls",
 )
+
+
+def load_sst2(n: int, seed: int) -> tuple[list[str], list[str]]:
+    """``n`` SST-2 sentences and labels (../shared/data), drawn with replacement past the 9,613 there are."""
+    rows = []
+    for name in ("train", "dev", "test"):
+        with open(SST2 / f"{name}.jsonl", encoding="utf-8") as f:
+            rows += [json.loads(line) for line in f]
+    rng = random.Random(seed)
+    if n <= len(rows):
+        picked = rng.sample(rows, n)
+    else:
+        picked = rows + [rng.choice(rows) for _ in range(n - len(rows))]
+        rng.shuffle(picked)
+    return [r["text"] for r in picked], [r["label"] for r in picked]
 
 
 def item_text(i: int) -> str:

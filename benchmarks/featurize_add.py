@@ -26,9 +26,7 @@ first on ``PYTHONPATH``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -38,28 +36,7 @@ from typing import Any
 # Python puts this folder first on sys.path, where select.py (the selection
 # benchmark) would shadow the standard library's select module; look here last.
 sys.path.append(sys.path.pop(0))
-from _common import Record, database_url, machine_info, write_json
-
-SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "sst2"
-
-
-def load_sst2(n: int, seed: int) -> tuple[list[str], list[str]]:
-    """``n`` SST-2 sentences and labels, drawn with replacement past the 9,613 there are.
-
-    (Not imported from retrain.py: importing it moves ``sys.path[0]`` again,
-    which would put a ``PYTHONPATH`` checkout behind the installed one.)
-    """
-    rows = []
-    for name in ("train", "dev", "test"):
-        with open(SST2 / f"{name}.jsonl", encoding="utf-8") as f:
-            rows += [json.loads(line) for line in f]
-    rng = random.Random(seed)
-    if n <= len(rows):
-        picked = rng.sample(rows, n)
-    else:
-        picked = rows + [rng.choice(rows) for _ in range(n - len(rows))]
-        rng.shuffle(picked)
-    return [r["text"] for r in picked], [r["label"] for r in picked]
+from _common import Record, database_url, load_sst2, machine_info, write_json
 
 
 def main() -> None:

@@ -37,23 +37,7 @@ import numpy as np
 # Python puts this folder first on sys.path, where select.py (the selection
 # benchmark) would shadow the standard library's select module; look here last.
 sys.path.append(sys.path.pop(0))
-from _common import Record, database_url, machine_info, write_json
-
-SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "sst2"
-
-
-def load_sst2(n: int, seed: int) -> tuple[list[str], list[str]]:
-    rows = []
-    for name in ("train", "dev", "test"):
-        with open(SST2 / f"{name}.jsonl", encoding="utf-8") as f:
-            rows += [json.loads(line) for line in f]
-    rng = random.Random(seed)
-    if n <= len(rows):
-        picked = rng.sample(rows, n)
-    else:
-        picked = rows + [rng.choice(rows) for _ in range(n - len(rows))]
-        rng.shuffle(picked)
-    return [r["text"] for r in picked], [r["label"] for r in picked]
+from _common import Record, database_url, load_sst2, machine_info, write_json
 
 
 def pct(values: list[float], q: float) -> float | None:
