@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
 from sqlalchemy import select
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import Suggestion
 from hitloop.jobs import JobRunner, records
+from hitloop.media.store import MediaStore
 from hitloop.schemas import AnnotationIn, ItemIn, JobOut, ProjectCreate
 from hitloop.services import annotations, auth, items, projects, retrain
 from hitloop.services.items import ItemLimits
@@ -91,3 +96,36 @@ def label_train_and_suggest(
     assert done.state == "done", done.error
     with db.read() as s:
         return list(s.scalars(select(Suggestion)))
+
+
+def digit_png(pixels: np.ndarray) -> bytes:
+    """One of scikit-learn's 8x8 digits (values 0..16) as a grayscale PNG."""
+    buf = io.BytesIO()
+    Image.fromarray((pixels * 15).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class DigitProject:
+    project: int
+    user: int
+    store: MediaStore
+    ids: list[int]
+    truth: dict[int, str]
+    images: np.ndarray  # all the 0 and 1 digits; the first len(ids) are uploaded
+    targets: np.ndarray
+
+
+def make_digit_project(db: Database, settings: Settings, n: int) -> DigitProject:
+    """An image project of ``n`` uploaded 0/1 digits (nothing labeled yet)."""
+    digits = load_digits(n_class=2)
+    user = auth.create_user(db, "ann", "ann-password").id
+    spec = ProjectCreate(name="digits", modality="image", labels=["0", "1"])
+    project = projects.create_project(db, user, spec).id
+    store = MediaStore(settings.media_dir)
+    ids = [
+        items.add_image(db, store, project, user, digit_png(img), filename=f"{i}.png", limits=ItemLimits())
+        for i, img in enumerate(digits.images[:n])
+    ]
+    truth = dict(zip(ids, (str(t) for t in digits.target[:n]), strict=True))
+    return DigitProject(project, user, store, ids, truth, digits.images, digits.target)

@@ -14,27 +14,22 @@ since the model retrains too, instead of falling back to the cold-start order.
 
 from __future__ import annotations
 
-import io
-
 import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from PIL import Image
-from sklearn.datasets import load_digits
 from sqlalchemy import delete, select
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import Item, ModelVersion, Suggestion
 from hitloop.jobs import JobRunner, records
-from hitloop.media.store import MediaStore
-from hitloop.schemas import ItemIn, LoopSettingsUpdate, ProjectCreate
-from hitloop.services import auth, items, loop_settings, projects, queue, training
+from hitloop.schemas import ItemIn, LoopSettingsUpdate
 from hitloop.services import features as feature_service
+from hitloop.services import items, loop_settings, queue, training
 from hitloop.services.items import ItemLimits
 from hitloop.services.jobs import builtin_jobs
 from hitloop.settings import Settings
-from tests.loop.conftest import Loop, label_train_and_suggest, make_texts
+from tests.loop.conftest import Loop, digit_png, label_train_and_suggest, make_digit_project, make_texts
 
 
 def _featurize(loop: Loop) -> feature_service.FeatureBundle:
@@ -197,27 +192,13 @@ def test_adding_items_before_any_model_queues_nothing(loop: Loop) -> None:
     assert records.list_jobs(loop.db, project_id=loop.project) == []
 
 
-def _png(pixels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray((pixels * 15).astype(np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def test_an_image_uploaded_after_a_model_gets_a_suggestion(db: Database, settings: Settings) -> None:
-    digits = load_digits(n_class=2)
-    user = auth.create_user(db, "ann", "ann-password").id
-    spec = ProjectCreate(name="digits", modality="image", labels=["0", "1"])
-    project = projects.create_project(db, user, spec).id
-    store = MediaStore(settings.media_dir)
-    ids = [
-        items.add_image(db, store, project, user, _png(img), filename=f"{i}.png", limits=ItemLimits())
-        for i, img in enumerate(digits.images[:30])
-    ]
-    truth = dict(zip(ids, (str(t) for t in digits.target[:30]), strict=True))
+    d = make_digit_project(db, settings, 30)
+    project, user, store, ids, truth = d.project, d.user, d.store, d.ids, d.truth
     label_train_and_suggest(db, settings, project, user, truth, ids[:16])
 
     upload = items.add_image(
-        db, store, project, user, _png(digits.images[30]), filename="30.png", limits=ItemLimits()
+        db, store, project, user, digit_png(d.images[30]), filename="30.png", limits=ItemLimits()
     )
     [waiting] = records.list_jobs(db, project_id=project, state="queued")
     assert waiting.kind == "featurize"
@@ -230,7 +211,7 @@ def test_an_image_uploaded_after_a_model_gets_a_suggestion(db: Database, setting
     with db.read() as s:
         row = s.get(Suggestion, upload)
     assert row is not None and row.model_version_id == 1
-    assert row.label == str(digits.target[30])
+    assert row.label == str(d.targets[30])
 
 
 def test_concurrent_additions_queue_one_featurize_job(loop: Loop) -> None:

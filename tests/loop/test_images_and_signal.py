@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
-from PIL import Image
-from sklearn.datasets import load_digits
 
 from hitloop.db.engine import Database
-from hitloop.media.store import MediaStore
-from hitloop.schemas import LearningCurvePoint, ProjectCreate
-from hitloop.services import auth, items, projects
-from hitloop.services.items import ItemLimits
+from hitloop.schemas import LearningCurvePoint
 from hitloop.services.training import stopping_signal
 from hitloop.settings import Settings
-from tests.loop.conftest import label_train_and_suggest
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray((pixels * 15).astype(np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
+from tests.loop.conftest import label_train_and_suggest, make_digit_project
 
 
 def test_an_image_project_trains_and_explains_by_nearest_labeled_items(
     db: Database, settings: Settings
 ) -> None:
-    digits = load_digits(n_class=2)
-    user = auth.create_user(db, "ann", "ann-password").id
-    spec = ProjectCreate(name="digits", modality="image", labels=["0", "1"])
-    project = projects.create_project(db, user, spec).id
-    store = MediaStore(settings.media_dir)
-    ids = [
-        items.add_image(db, store, project, user, _png(img), filename=f"{i}.png", limits=ItemLimits())
-        for i, img in enumerate(digits.images[:40])
-    ]
-    truth = dict(zip(ids, (str(t) for t in digits.target[:40]), strict=True))
+    d = make_digit_project(db, settings, 40)
+    project, user, ids, truth = d.project, d.user, d.ids, d.truth
     rows = label_train_and_suggest(db, settings, project, user, truth, ids[:16])
     assert len(rows) == 24
     assert sum(r.label == truth[r.item_id] for r in rows) >= 22
