@@ -145,20 +145,28 @@ def test_an_image_with_no_objects_is_an_empty_answer(
     assert answers(ctx, pid) == [{"boxes": []}]
 
 
+def _editor_with_suggestions(
+    page: Page, server: str, ctx: AppContext, admin: CurrentUser, suggested: list[dict[str, Any]]
+) -> tuple[int, Canvas]:
+    """A one-image boxes project whose item carries ``suggested``, open in the editor with them drawn."""
+    pid, [item] = boxes_project(ctx, admin, [scene()])
+    boxes._write_suggestions(ctx.db, pid, {item: suggested}, {"source": "test"})
+    log_in(page, server, f"/projects/{pid}/label")
+    canvas = Canvas(page)
+    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
+    expect(canvas.el).to_have_attribute("data-count", str(len(suggested)))
+    return pid, canvas
+
+
 def test_suggested_boxes_are_pre_drawn_and_their_fate_is_counted(
     page: Page, server: str, ctx: AppContext, admin: CurrentUser
 ) -> None:
-    pid, [item] = boxes_project(ctx, admin, [scene()])
     suggested = [
         {"x": 100, "y": 100, "w": 160, "h": 200, "label": "face"},
         {"x": 450, "y": 250, "w": 200, "h": 250, "label": "car"},
         {"x": 10, "y": 500, "w": 50, "h": 50, "label": "car"},
     ]
-    boxes._write_suggestions(ctx.db, pid, {item: suggested}, {"source": "test"})
-    log_in(page, server, f"/projects/{pid}/label")
-    canvas = Canvas(page)
-    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
-    expect(canvas.el).to_have_attribute("data-count", "3")
+    pid, canvas = _editor_with_suggestions(page, server, ctx, admin, suggested)
     expect(page.locator(".box-status")).to_contain_text("suggested boxes")
     # Keep the face, move the car, delete the stray one.
     canvas.drag((550, 400), (570, 400))
@@ -211,16 +219,11 @@ def _view(canvas: Canvas) -> tuple[float, float, float]:
 def test_panning_moves_the_view_not_the_boxes_and_undo_restores_moves_and_resizes(
     page: Page, server: str, ctx: AppContext, admin: CurrentUser
 ) -> None:
-    pid, [item] = boxes_project(ctx, admin, [scene()])
     suggested = [
         {"x": 100, "y": 100, "w": 160, "h": 200, "label": "face"},
         {"x": 450, "y": 250, "w": 200, "h": 250, "label": "car"},
     ]
-    boxes._write_suggestions(ctx.db, pid, {item: suggested}, {"source": "test"})
-    log_in(page, server, f"/projects/{pid}/label")
-    canvas = Canvas(page)
-    expect(page.locator(".box-editor")).to_have_attribute("data-ready", "true")
-    expect(canvas.el).to_have_attribute("data-count", "2")
+    pid, canvas = _editor_with_suggestions(page, server, ctx, admin, suggested)
     tx, ty, scale = _view(canvas)
 
     # Space-drag, started on top of the face box: the view pans by the drag, the box stays put.
