@@ -19,6 +19,7 @@ __all__ = [
     "ConflictError",
     "HitloopError",
     "InputError",
+    "MissingExtraError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -27,6 +28,14 @@ __all__ = [
     "UnsupportedMediaError",
     "error_from_payload",
 ]
+
+
+class MissingExtraError(ImportError):
+    """An optional package is not installed; the message names the extra that brings it.
+
+    An :class:`ImportError`, so code that falls back without the package keeps
+    working; the CLI prints the message and exits 2 instead of a traceback.
+    """
 
 
 class HitloopError(Exception):

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from hitloop.cli.errors import CommandError
 from hitloop.cli.options import open_context, quiet_option, settings_options
 from hitloop.cli.progress import progress_bar
 from hitloop.errors import InputError
@@ -64,12 +63,9 @@ def faces(
             bar.n = done
             bar.refresh()
 
-        try:
-            result = boxes.suggest_faces(
-                ctx.db, ctx.media, project_id, label=label, params=params, redo=redo, progress=progress
-            )
-        except ImportError as exc:  # OpenCV missing: the message names the extra to install
-            raise CommandError(str(exc)) from None
+        result = boxes.suggest_faces(
+            ctx.db, ctx.media, project_id, label=label, params=params, redo=redo, progress=progress
+        )
     click.echo(f"Suggested {result['boxes']:,} face boxes on {result['items']:,} images")
 
 

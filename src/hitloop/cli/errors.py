@@ -7,7 +7,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from hitloop.errors import HitloopError, InputError
+from hitloop.errors import HitloopError, InputError, MissingExtraError
 
 __all__ = ["EXIT_USER_ERROR", "CommandError", "ErrorReportingGroup", "input_error"]
 
@@ -28,6 +28,8 @@ class ErrorReportingGroup(click.Group):
             return super().invoke(ctx)
         except HitloopError as exc:
             raise CommandError(exc.describe()) from exc
+        except MissingExtraError as exc:  # the message names the extra to install
+            raise CommandError(str(exc)) from None
 
 
 def input_error(exc: ValidationError, *, env_prefix: str | None = None) -> InputError:

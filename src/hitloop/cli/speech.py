@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from hitloop.cli.errors import CommandError
 from hitloop.cli.options import open_context, quiet_option, settings_options
 from hitloop.cli.progress import progress_bar
 from hitloop.services import speech
@@ -33,10 +32,7 @@ def transcribe(project_id: int, redo: bool, limit: int | None, quiet: bool, sett
             bar.total = total
             bar.update(1)
 
-        try:
-            count = speech.transcribe_project(
-                ctx.db, ctx.media, project_id, redo=redo, limit=limit, progress=step
-            )
-        except ImportError as exc:  # pocketsphinx missing: the message names the extra to install
-            raise CommandError(str(exc)) from None
+        count = speech.transcribe_project(
+            ctx.db, ctx.media, project_id, redo=redo, limit=limit, progress=step
+        )
     click.echo(f"Drafted {count:,} items of project {project_id}")

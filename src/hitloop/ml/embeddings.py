@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from hitloop.errors import MissingExtraError
 from hitloop.ml.featurizers import PackagedModelFeaturizer, as_texts
 from hitloop.ml.linalg import Features
 
@@ -66,7 +67,7 @@ def minilm_model_dir() -> Path:
             )
         return folder
     names = " or ".join(p.replace("_", "-") for p, _ in MODEL_PACKAGES)
-    raise ImportError(f"MiniLmEmbedding needs the embeddings extra ({names}): {EXTRA_HINT}")
+    raise MissingExtraError(f"MiniLmEmbedding needs the embeddings extra ({names}): {EXTRA_HINT}")
 
 
 # Abramowitz & Stegun 7.1.26: erf(z) = 1 - t (a1 + t (a2 + ...)) exp(-z^2), t = 1 / (1 + p z), z >= 0,
@@ -284,7 +285,7 @@ class MiniLmEmbedding(PackagedModelFeaturizer):
         try:
             return MiniLmModel(folder)
         except ImportError as exc:  # the weights package without tokenizers/safetensors
-            raise ImportError(
+            raise MissingExtraError(
                 f"MiniLmEmbedding needs the embeddings extra ({exc.name}): {EXTRA_HINT}"
             ) from exc
 

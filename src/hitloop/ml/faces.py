@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hitloop.errors import MissingExtraError
+
 __all__ = ["CASCADES", "FaceDetector"]
 
 # Friendly name -> cascade file in cv2.data.haarcascades.
@@ -29,7 +31,7 @@ def _require_cv2() -> Any:
     try:
         import cv2
     except ImportError:
-        raise ImportError(
+        raise MissingExtraError(
             "face detection needs OpenCV: pip install 'hitloop[images]' (opencv-python-headless<5)"
         ) from None
     return cv2

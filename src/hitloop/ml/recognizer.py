@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from hitloop.errors import MissingExtraError
 from hitloop.ml.speech import energy_segments
 
 __all__ = ["Draft", "PocketSphinxRecognizer", "Recognizer", "Word", "transcribe_long"]
@@ -76,7 +77,7 @@ class PocketSphinxRecognizer:
             try:
                 from pocketsphinx import Decoder
             except ImportError as exc:
-                raise ImportError(
+                raise MissingExtraError(
                     "speech drafts need the pocketsphinx package: pip install 'hitloop[speech]'"
                 ) from exc
             settings = {"samprate": SAMPLERATE, "bestpath": True, "loglevel": "FATAL"}
