@@ -25,7 +25,7 @@ from hitloop.schemas import InviteOut
 from hitloop.services import throttle
 from hitloop.services.audit import record_event
 from hitloop.services.auth import CurrentUser, add_user, check_new_account, token_hash, user_of
-from hitloop.services.members import _check_owner_rule
+from hitloop.services.members import check_owner_rule
 from hitloop.services.passwords import hash_password
 from hitloop.services.policy import ProjectAccess
 from hitloop.types import Role
@@ -97,7 +97,7 @@ def create_invite(
 ) -> InviteOut:
     """A new invite; its ``token`` and ``url`` are in the result only, never stored."""
     role = Role(role)
-    _check_owner_rule(actor, role)
+    check_owner_rule(actor, role)
     if not 0 < days <= MAX_DAYS:
         raise InputError(f"an invite lasts more than 0 and at most {MAX_DAYS:g} days", field="days")
     now = time.time() if now is None else now
@@ -147,7 +147,7 @@ def revoke_invite(db: Database, actor: ProjectAccess | None, project_id: int, in
         )
         if row is None:
             raise NotFoundError(f"invite {invite_id} not found", field="invite_id")
-        _check_owner_rule(actor, Role(row.role))
+        check_owner_rule(actor, Role(row.role))
         if row.accepted_at is not None:
             raise ConflictError("this invite was already used; remove the member instead", field="invite_id")
         if row.revoked_at is not None:

@@ -27,11 +27,10 @@ from hitloop.errors import ConflictError, HitloopError, InputError, NotFoundErro
 from hitloop.jobs.records import QUEUED, insert_job
 from hitloop.jobs.records import wake as wake_jobs
 from hitloop.media.store import MediaStore
-from hitloop.schemas import ImportResult, ItemIn, ItemOut
+from hitloop.schemas import ImportResult, ItemIn
 from hitloop.services.audit import record_event
 from hitloop.services.import_stage import ImportStage
 from hitloop.services.loop_settings import loop_settings_of
-from hitloop.services.queue import ITEM_COLUMNS, item_out
 from hitloop.types import ItemState, Modality, TaskType, validate_value
 
 if TYPE_CHECKING:
@@ -44,7 +43,6 @@ __all__ = [
     "add_image",
     "add_items",
     "cleanup_interrupted_imports",
-    "get_item",
     "get_media",
     "import_records",
 ]
@@ -595,14 +593,6 @@ def cleanup_interrupted_imports(db: Database, *, stale_after_s: float = 300.0) -
     for run_id in running:
         _discard(db, run_id, RuntimeError("interrupted (the process stopped during the import)"))
     return len(running)
-
-
-def get_item(db: Database, item_id: int) -> ItemOut:
-    with db.read() as s:
-        row = s.execute(select(*ITEM_COLUMNS).where(items.c.id == item_id)).first()
-    if row is None or row.state == ItemState.STAGED.value:
-        raise NotFoundError(f"item {item_id} not found", field="item_id")
-    return item_out(row)
 
 
 def get_media(db: Database, item_id: int) -> tuple[int, str, str]:

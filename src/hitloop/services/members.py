@@ -20,7 +20,7 @@ from hitloop.services.audit import record_event
 from hitloop.services.policy import ProjectAccess
 from hitloop.types import Role
 
-__all__ = ["add_member", "list_members", "remove_member", "update_member"]
+__all__ = ["add_member", "check_owner_rule", "list_members", "remove_member", "update_member"]
 
 
 def _out(m: Membership, username: str) -> MemberOut:
@@ -39,7 +39,7 @@ def _actor_is_owner(actor: ProjectAccess | None) -> bool:
     return actor is None or actor.user.is_admin or actor.role is Role.OWNER
 
 
-def _check_owner_rule(actor: ProjectAccess | None, *roles: Role | None) -> None:
+def check_owner_rule(actor: ProjectAccess | None, *roles: Role | None) -> None:
     if Role.OWNER in roles and not _actor_is_owner(actor):
         raise PermissionDeniedError("only an owner may make, change or remove an owner", field="role")
 
@@ -88,7 +88,7 @@ def add_member(
 ) -> MemberOut:
     """Add an existing user to the project with a role."""
     role = Role(role)
-    _check_owner_rule(actor, role)
+    check_owner_rule(actor, role)
     with db.write() as s:
         _project(s, project_id)
         user = s.scalar(select(User).where(User.username == username))
@@ -137,7 +137,7 @@ def update_member(
         now = time.time()
         if role is not None and Role(role) is not old:
             role = Role(role)
-            _check_owner_rule(actor, old, role)
+            check_owner_rule(actor, old, role)
             if old is Role.OWNER and _owners(s, project_id) <= 1:
                 raise ConflictError(
                     "a project keeps at least one owner; add another owner first", field="role"
@@ -164,7 +164,7 @@ def remove_member(db: Database, actor: ProjectAccess | None, project_id: int, us
         _project(s, project_id)
         m, username = _member(s, project_id, user_id)
         role = Role(m.role)
-        _check_owner_rule(actor, role)
+        check_owner_rule(actor, role)
         if role is Role.OWNER and _owners(s, project_id) <= 1:
             raise ConflictError("a project keeps at least one owner", field="user_id")
         s.delete(m)
