@@ -1,10 +1,12 @@
-"""The label distribution shows answers: an annotator sees only their own unless the project allows all.
+"""The label distribution and the answer and skip counts show answers: an annotator sees
+only their own unless the project allows all.
 
-Two annotators answer differently; over HTTP (``GET /api/projects`` and
+Two annotators answer differently (and one skips); over HTTP (``GET /api/projects`` and
 ``GET /api/projects/{id}``) and on the pages (projects, project, label) each
 sees the counts of their own answers, while owners, managers, reviewers,
 viewers and administrators see everyone's. With ``annotator_visibility``
-``all`` the annotators see everyone's too.
+``all`` the annotators see everyone's too. Item progress (total, labeled) is the
+project's for everyone: it shows work done, not anyone's answers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from hitloop.types import Role
 EVERYONE = {"a": 1, "b": 2}
 OWN = {"ann": {"a": 1, "b": 0}, "bob": {"a": 0, "b": 2}}
 READERS = ("owner", "manager", "reviewer", "viewer", "root")
+# (answers, skips) as each sees them in the project.
+COUNTS_EVERYONE = (3, 1)
+COUNTS_OWN = {"ann": (1, 0), "bob": (2, 1)}
 
 
 @dataclass
@@ -56,6 +61,7 @@ def world(app: Any, ctx: Any) -> Team:
     for who, item, label in [("ann", ids[0], "a"), ("bob", ids[1], "b"), ("bob", ids[2], "b")]:
         body = AnnotationIn(value={"label": label}, client_key=uuid.uuid4().hex)
         annotations.submit(db, users[who].id, item, body)
+    annotations.submit(db, users["bob"].id, ids[3], AnnotationIn(skip=True, client_key=uuid.uuid4().hex))
     other = projects.create_project(db, users["owner"].id, ProjectCreate(name="q", labels=["a", "b"])).id
     members.add_member(db, None, other, "ann", Role.REVIEWER)
     [x] = items.add_items(db, other, None, [ItemIn(text="x")], ItemLimits())
@@ -132,3 +138,49 @@ def test_projects_allowing_follows_each_projects_visibility(ctx: Any, world: Tea
     team.update_team_settings(ctx.db, None, world.project, TeamSettingsUpdate(annotator_visibility="all"))
     assert policy.projects_allowing(ctx.db, ann, read) == {world.project, world.other}
     assert policy.answers_of(policy.project_access(ctx.db, ann, world.project)) is None
+
+
+def _counts(w: Team, name: str) -> dict[int, tuple[int, int, int, int]]:
+    """name -> (project id -> (answers, skips, total, labeled)), the same from the list and each project."""
+    c = w.client(name)
+
+    def four(stats: dict[str, int]) -> tuple[int, int, int, int]:
+        return stats["annotations"], stats["skipped"], stats["total"], stats["labeled"]
+
+    listed = {p["id"]: four(p["stats"]) for p in c.get("/api/projects").json()}
+    for pid in listed:
+        assert four(c.get(f"/api/projects/{pid}").json()["stats"]) == listed[pid], (name, pid)
+    return listed
+
+
+def test_annotators_see_the_counts_of_their_own_answers_and_skips_over_http(ctx: Any, world: Team) -> None:
+    # Item progress is the project's: 4 items, 3 answered (one each, overlap 1), 1 skipped.
+    progress = (4, 3)
+    for name in ("ann", "bob"):
+        assert _counts(world, name)[world.project] == (*COUNTS_OWN[name], *progress), name
+    assert _counts(world, "ann")[world.other][:2] == (1, 0)  # a reviewer there: everyone's
+    for name in READERS:
+        assert _counts(world, name)[world.project] == (*COUNTS_EVERYONE, *progress), name
+    team.update_team_settings(ctx.db, None, world.project, TeamSettingsUpdate(annotator_visibility="all"))
+    for name in ("ann", "bob"):
+        assert _counts(world, name)[world.project] == (*COUNTS_EVERYONE, *progress), name
+
+
+def _stat(html: str, key: str) -> int:
+    [value] = re.findall(rf'<dd data-stat="{key}">(\d+)</dd>', html)
+    return int(value)
+
+
+def test_the_project_page_shows_an_annotator_their_own_answers_and_skips(ctx: Any, world: Team) -> None:
+    for name in ("ann", "bob"):
+        html = world.client(name).get(f"/projects/{world.project}").text
+        assert (_stat(html, "annotations"), _stat(html, "skipped")) == COUNTS_OWN[name], name
+        assert "Your answers" in html and "Your skips" in html
+        assert (_stat(html, "total"), _stat(html, "labeled")) == (4, 3)
+    html = world.client("owner").get(f"/projects/{world.project}").text
+    assert (_stat(html, "annotations"), _stat(html, "skipped")) == COUNTS_EVERYONE
+    assert "Your answers" not in html and "<dt>Answers</dt>" in html
+    team.update_team_settings(ctx.db, None, world.project, TeamSettingsUpdate(annotator_visibility="all"))
+    html = world.client("ann").get(f"/projects/{world.project}").text
+    assert (_stat(html, "annotations"), _stat(html, "skipped")) == COUNTS_EVERYONE
+    assert "Your answers" not in html and "<dt>Skipped</dt>" in html

@@ -57,8 +57,8 @@ UPLOAD_CHUNK = 1024 * 1024
 def list_projects(ctx: Ctx, user: User) -> list[ProjectOut]:
     """The projects the caller belongs to (an administrator sees all).
 
-    Where the caller may not read everyone's answers (an annotator, by default), the label
-    distribution counts only their own.
+    Where the caller may not read everyone's answers (an annotator, by default), the answer
+    and skip counts and the label distribution count only their own.
     """
     gold = policy.projects_allowing(ctx.db, user, policy.Action.MANAGE_GOLD)
     everyone = policy.projects_allowing(ctx.db, user, policy.Action.READ_ANNOTATIONS)
@@ -79,7 +79,7 @@ def create_project(body: ProjectCreate, ctx: Ctx, user: User) -> ProjectOut:
 @router.get("/{project_id}", response_model=ProjectOut)
 def get_project(project_id: IdPath, ctx: Ctx, access: ProjectReader) -> ProjectOut:
     """The project with its stats; an annotator who may not read everyone's answers gets
-    a label distribution of their own answers."""
+    the answer and skip counts and the label distribution of their own answers."""
     sees_gold = access.can(policy.Action.MANAGE_GOLD)
     return projects.get_project(
         ctx.db, project_id, with_stats=True, sees_gold=sees_gold, answers_of=policy.answers_of(access)
