@@ -20,6 +20,7 @@ from hitloop.schemas import GoldMark, ItemIn, ProjectCreate, TeamSettingsUpdate
 from hitloop.services import auth, gold, items, members, projects, team
 from hitloop.services.items import ItemLimits
 from hitloop.types import Role
+from tests.web.conftest import log_in
 
 N_ITEMS, N_GOLD = 20, 5
 
@@ -95,7 +96,7 @@ def test_an_annotator_cannot_tell_gold_items_apart(app: Any, ctx: Any, overlap: 
 
     # The label page's progress shows the same numbers.
     page = TestClient(app)
-    login = page.post("/login", data={"username": "ann", "password": "ann-password"}, follow_redirects=False)
+    login = log_in(page, "ann", "ann-password")
     assert login.status_code == 303
     html = page.get(f"/projects/{pid}/label").text
     assert re.search(rf'id="hl-project-total">{N_ITEMS}<', html), html

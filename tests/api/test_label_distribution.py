@@ -24,6 +24,7 @@ from hitloop.schemas import AnnotationIn, ItemIn, ProjectCreate, TeamSettingsUpd
 from hitloop.services import annotations, auth, items, members, policy, projects, team
 from hitloop.services.items import ItemLimits
 from hitloop.types import Role
+from tests.web.conftest import log_in
 
 EVERYONE = {"a": 1, "b": 2}
 OWN = {"ann": {"a": 1, "b": 0}, "bob": {"a": 0, "b": 2}}
@@ -42,7 +43,7 @@ class Team:
 
     def client(self, name: str) -> TestClient:
         c = TestClient(self.app)
-        c.post("/login", data={"username": name, "password": f"{name}-password"}, follow_redirects=False)
+        log_in(c, name, f"{name}-password")
         return c
 
 

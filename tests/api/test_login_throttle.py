@@ -9,6 +9,7 @@ import pytest
 from hitloop.errors import RateLimitedError
 from hitloop.services import auth, throttle
 from hitloop.services.auth import CurrentUser
+from tests.web.conftest import log_in
 
 PASSWORD = "admin-password"  # the root conftest's admin
 
@@ -33,10 +34,9 @@ def test_repeated_failures_lock_the_username_with_429_and_retry_after(
 
 
 def test_the_login_form_is_throttled_too(client: Any, admin: CurrentUser) -> None:
-    form = {"username": "admin", "password": "nope", "next": "/"}
     for _ in range(throttle.MAX_USER_FAILURES):
-        assert client.post("/login", data=form).status_code == 401
-    r = client.post("/login", data={**form, "password": PASSWORD}, follow_redirects=False)
+        assert log_in(client, "admin", "nope").status_code == 401
+    r = log_in(client, "admin", PASSWORD)
     assert r.status_code == 429 and "too many failed logins" in r.text
 
 

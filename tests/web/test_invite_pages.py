@@ -8,7 +8,7 @@ from typing import Any
 from hitloop.schemas import ProjectCreate
 from hitloop.services import auth, invites, members, projects
 from hitloop.types import Role
-from tests.web.conftest import log_in
+from tests.web.conftest import form_token, log_in
 
 COOKIE = "hitloop_session"
 
@@ -67,13 +67,16 @@ def test_a_newcomer_signs_up_on_the_invite_page_and_lands_on_the_project(client:
     assert (
         page.status_code == 200 and "Join Team" in page.text and 'data-invite-role="annotator"' in page.text
     )
-    r = client.post(url, data={"username": "vera", "password": "long-enough"})
+    token = form_token(client, url)
+    r = client.post(url, data={"csrf_token": token, "username": "vera", "password": "long-enough"})
     assert r.status_code == 409 and "already exists" in r.text and 'value="vera"' in r.text
-    r = client.post(url, data={"username": "nina", "password": "short"})
+    assert f'name="csrf_token" value="{token}"' in r.text  # the form again, still postable
+    r = client.post(url, data={"csrf_token": token, "username": "nina", "password": "short"})
     assert r.status_code == 422 and "at least 8" in r.text
     assert len(invites.list_invites(ctx.db, pid)) == 1
     client.cookies.set(COOKIE, "planted")
-    r = client.post(url, data={"username": "nina", "password": "nina-password"}, follow_redirects=False)
+    form = {"csrf_token": token, "username": "nina", "password": "nina-password"}
+    r = client.post(url, data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/projects/{pid}"
     assert r.cookies[COOKIE] != "planted"
     assert client.get(f"/projects/{pid}").status_code == 200
@@ -104,6 +107,7 @@ def test_unknown_and_expired_links_are_clear_4xx_pages(client: Any, ctx: Any) ->
     assert url is not None
     r = client.get(url)
     assert r.status_code == 409 and "expired" in r.text
-    r = client.post(url, data={"username": "late", "password": "late-password"})
+    form = {"csrf_token": form_token(client), "username": "late", "password": "late-password"}
+    r = client.post(url, data=form)
     assert r.status_code == 409 and "expired" in r.text
     assert [m.username for m in members.list_members(ctx.db, pid)] == ["olive", "vera"]

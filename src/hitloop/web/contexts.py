@@ -82,6 +82,7 @@ class LoginPage(Page):
     username: str = ""
     next_url: str = "/"
     error: str | None = None
+    form_token: str = ""  # the pre-session CSRF token (web.session.check_presession)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,14 @@ from hitloop.services.policy import Action
 from hitloop.web.contexts import Page
 from hitloop.web.forms import parse_role
 from hitloop.web.rendering import PageRenderer
-from hitloop.web.session import check_csrf, form_access, page_user
+from hitloop.web.session import (
+    check_csrf,
+    check_presession,
+    form_access,
+    page_user,
+    presession_token,
+    set_presession_cookie,
+)
 
 __all__ = ["InviteCreatedPage", "InvitePage", "install_invite_pages"]
 
@@ -39,6 +46,7 @@ class InvitePage(Page):
     action_url: str
     username: str = ""
     error: str | None = None
+    form_token: str = ""  # the sign-up form's pre-session CSRF token (no user yet)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,24 +100,38 @@ def revoke_invite_form(
     return RedirectResponse(f"/projects/{project_id}#team", status_code=303)
 
 
-def _page(
-    request: Request, token: str, view: invites.InviteView, username: str = "", error: str | None = None
-) -> InvitePage:
-    return InvitePage(
+def _invite_page(
+    request: Request,
+    token: str,
+    view: invites.InviteView,
+    username: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The invite page; without a session, its sign-up form carries a pre-session token."""
+    ctx = request.app.state.ctx
+    user = page_user(request, ctx)
+    form_token = "" if user is not None else presession_token(request)
+    page = InvitePage(
         title=f"Join {view.project_name}",
-        user=page_user(request, request.app.state.ctx),
+        user=user,
         project_name=view.project_name,
         role=view.role.value,
         expires=_when(view.expires_at),
         action_url=f"/invite/{token}",
         username=username,
         error=error,
+        form_token=form_token,
     )
+    response = _renderer(request).render(request, "invite.html", page, status_code=status)
+    if form_token:
+        set_presession_cookie(request, response, ctx, form_token)
+    return response
 
 
 def invite_page(request: Request, ctx: Ctx, token: TokenPath) -> Response:
     view = invites.open_invite(ctx.db, token, address=client_address(request))
-    return _renderer(request).render(request, "invite.html", _page(request, token, view))
+    return _invite_page(request, token, view)
 
 
 def accept_invite_form(
@@ -126,6 +148,7 @@ def accept_invite_form(
         check_csrf(user, csrf_token)
         done = invites.accept_invite(ctx.db, token, user=user, address=address)
         return RedirectResponse(f"/projects/{done.project_id}", status_code=303)
+    check_presession(request, csrf_token)  # a hostile site must not sign the browser up to its account
     try:
         done = invites.accept_invite(ctx.db, token, username=username, password=password, address=address)
     except HitloopError as exc:
@@ -133,8 +156,9 @@ def accept_invite_form(
             raise
         # A taken username or a short password: the same form again, with the reason.
         view = invites.open_invite(ctx.db, token, address=address)
-        page = _page(request, token, view, username=username, error=exc.message)
-        return _renderer(request).render(request, "invite.html", page, status_code=status_for(exc))
+        return _invite_page(
+            request, token, view, username=username, error=exc.message, status=status_for(exc)
+        )
     response = RedirectResponse(f"/projects/{done.project_id}", status_code=303)
     start_session(request, response, ctx, done.user.id)
     return response

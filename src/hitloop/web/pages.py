@@ -41,10 +41,13 @@ from hitloop.web.review_pages import install_review_pages, quality_panel
 from hitloop.web.session import (
     LoginRequiredError,
     check_csrf,
+    check_presession,
     login_url,
     page_user,
+    presession_token,
     require_user,
     safe_next,
+    set_presession_cookie,
 )
 from hitloop.web.team import install_team_forms, team_panel
 
@@ -94,24 +97,37 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FormText = Annotated[str, Form(max_length=MAX_FIELD)]
 
 
+def _login_page(request: Request, ctx: AppContext, page: LoginPage, status: int = 200) -> Response:
+    response = _renderer(request).render(request, "login.html", page, status_code=status)
+    set_presession_cookie(request, response, ctx, page.form_token)
+    return response
+
+
 @router.get("/login")
 def login_form(request: Request, ctx: Ctx, next: str = "/") -> Response:
     if page_user(request, ctx) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return _renderer(request).render(request, "login.html", LoginPage(next_url=safe_next(next)))
+    page = LoginPage(next_url=safe_next(next), form_token=presession_token(request))
+    return _login_page(request, ctx, page)
 
 
 @router.post("/login")
 def login_submit(
-    request: Request, ctx: Ctx, username: FormText = "", password: FormText = "", next: FormText = "/"
+    request: Request,
+    ctx: Ctx,
+    csrf_token: FormText = "",
+    username: FormText = "",
+    password: FormText = "",
+    next: FormText = "/",
 ) -> Response:
-    # No CSRF token here: a login starts a new session and rides on no existing one.
+    # Login CSRF: another site must not log this browser in to an account of its choosing.
+    check_presession(request, csrf_token)
     target = safe_next(next)
     try:
         user = auth.login(ctx.db, username.strip(), password, address=client_address(request))
     except HitloopError as exc:
-        page = LoginPage(username=username, next_url=target, error=exc.message)
-        return _renderer(request).render(request, "login.html", page, status_code=status_for(exc))
+        page = LoginPage(username=username, next_url=target, error=exc.message, form_token=csrf_token)
+        return _login_page(request, ctx, page, status_for(exc))
     response = RedirectResponse(target, status_code=303)
     start_session(request, response, ctx, user.id)
     return response
