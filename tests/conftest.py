@@ -20,10 +20,31 @@ from hitloop.api.context import AppContext
 from hitloop.db.engine import Database
 from hitloop.db.tables import Base
 from hitloop.media.store import MediaStore
+from hitloop.services import passwords
 from hitloop.settings import Settings
 
 PG_URL = os.environ.get("HITLOOP_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """The suite hashes thousands of throwaway passwords: at passwords.TEST_COST, not the OWASP cost.
+
+    The one switch between the two; tests/services/test_passwords.py hashes and
+    logs in at the real cost through ``production_password_cost``.
+    """
+    previous = passwords.use_cost(passwords.TEST_COST)
+    yield
+    passwords.use_cost(previous)
+
+
+@pytest.fixture
+def production_password_cost() -> Iterator[passwords.ScryptCost]:
+    """New hashes at the production cost (passwords.DEFAULT_COST) for this test."""
+    previous = passwords.use_cost(passwords.DEFAULT_COST)
+    yield passwords.DEFAULT_COST
+    passwords.use_cost(previous)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hitloop.db.tables import ApiToken, Event, Project, User
 from hitloop.db.tables import Session as DbSession
 from hitloop.services.auth import CurrentUser
-from tests.web.conftest import ADMIN_PASSWORD
+from tests.web.conftest import ADMIN_PASSWORD, log_in
 
 UNSAFE = {"post", "put", "patch", "delete"}
 NO_SESSION_NEEDED = {"/api/login"}
@@ -114,7 +114,9 @@ def test_api_tokens_are_shown_once_and_stored_hashed(api: Any, ctx: Any) -> None
     assert api.get("/api/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
 
 
-def test_passwords_are_scrypt_hashes_with_a_salt_each(ctx: Any, admin: CurrentUser) -> None:
+def test_passwords_are_scrypt_hashes_with_a_salt_each(
+    production_password_cost: Any, ctx: Any, admin: CurrentUser
+) -> None:
     from hitloop.services import auth
 
     auth.create_user(ctx.db, "bob", ADMIN_PASSWORD)  # the same password as the admin
@@ -126,3 +128,36 @@ def test_passwords_are_scrypt_hashes_with_a_salt_each(ctx: Any, admin: CurrentUs
         assert len(parts) == 6 and parts[0] == "scrypt"
         assert int(parts[1]) >= 2**14 and int(parts[2]) >= 8  # N and r: memory-hard settings
         assert ADMIN_PASSWORD not in stored
+
+
+def _form_login(client: Any, password: str) -> Any:
+    return log_in(client, "olga", password)
+
+
+def _api_login(client: Any, password: str) -> Any:
+    return client.post("/api/login", json={"username": "olga", "password": password})
+
+
+@pytest.mark.parametrize(("login", "ok"), [(_form_login, 303), (_api_login, 200)], ids=["form", "api"])
+def test_logging_in_upgrades_a_hash_of_the_old_cost_and_a_wrong_password_does_not(
+    production_password_cost: Any, client: Any, ctx: Any, login: Any, ok: int
+) -> None:
+    from hitloop.services import auth
+    from hitloop.services.passwords import ScryptCost, hash_password, verify_password
+
+    old = hash_password("olga-password", ScryptCost(2**14, 8, 1))
+    with ctx.db.write() as s:
+        auth.add_user(s, "olga", old)
+
+    def stored() -> str:
+        with ctx.db.read() as s:
+            return s.scalars(select(User.password_hash).where(User.username == "olga")).one()
+
+    assert login(client, "wrong-password").status_code == 401
+    assert stored() == old
+    assert login(client, "olga-password").status_code == ok
+    upgraded = stored()
+    assert upgraded.startswith("scrypt$16384$8$5$") and verify_password("olga-password", upgraded)
+    client.cookies.clear()
+    assert login(client, "olga-password").status_code == ok  # the new hash logs in
+    assert stored() == upgraded

@@ -16,7 +16,7 @@ from hitloop.db.tables import ApiToken, Session, User
 from hitloop.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from hitloop.services import throttle
 from hitloop.services.audit import record_event
-from hitloop.services.passwords import hash_password, verify_password
+from hitloop.services.passwords import ScryptCost, current_cost, hash_password, needs_rehash, verify_password
 
 __all__ = [
     "CurrentUser",
@@ -98,6 +98,8 @@ def login(db: Database, username: str, password: str, *, address: str | None = N
 
     Repeated failures lock the username and the client ``address`` for a while
     (hitloop.services.throttle): RateLimitedError, before any password check.
+    A correct password stored with a lower cost than new hashes get is
+    re-hashed at the current cost (``passwords.needs_rehash``).
     """
     names = throttle.keys(username, address)
     throttle.check(db, names)
@@ -105,19 +107,30 @@ def login(db: Database, username: str, password: str, *, address: str | None = N
         row = s.scalar(select(User).where(User.username == username))
     if row is None or not row.is_active:
         # Spend the same time as a real check so timing does not reveal usernames.
-        verify_password(password, _dummy_hash())
+        verify_password(password, _dummy_hash(current_cost()))
         throttle.failed(db, names)
         raise AuthenticationError("wrong username or password")
     if not verify_password(password, row.password_hash):
         throttle.failed(db, names)
         raise AuthenticationError("wrong username or password")
-    throttle.succeeded(db, username)
+    # Slow, so before the write transaction.
+    upgraded = hash_password(password) if needs_rehash(row.password_hash) else None
+    with db.write() as s:
+        throttle.succeeded(s, username)
+        if upgraded is not None:
+            # Only if the hash is still the one checked: a password changed meanwhile stays changed.
+            s.execute(
+                update(User)
+                .where(User.id == row.id, User.password_hash == row.password_hash)
+                .values(password_hash=upgraded)
+            )
     return user_of(row)
 
 
 @functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_hex(8))
+def _dummy_hash(cost: ScryptCost) -> str:
+    """A hash at ``cost`` of no one's password: unknown usernames take as long as known ones."""
+    return hash_password(secrets.token_hex(8), cost)
 
 
 def create_session(db: Database, user_id: int, *, days: int) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import LoginThrottle
@@ -88,7 +89,6 @@ def failed(db: Database, names: Sequence[str], now: float | None = None) -> None
                 row.failures, row.window_start = 0, now
 
 
-def succeeded(db: Database, username: str) -> None:
-    """A correct password clears the username's count (not the address's)."""
-    with db.write() as s:
-        s.execute(delete(LoginThrottle).where(LoginThrottle.key == keys(username, None)[0]))
+def succeeded(s: Session, username: str) -> None:
+    """A correct password clears the username's count (not the address's), in the caller's transaction."""
+    s.execute(delete(LoginThrottle).where(LoginThrottle.key == keys(username, None)[0]))
