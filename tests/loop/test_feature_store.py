@@ -57,7 +57,9 @@ def test_features_are_stored_aligned_with_item_ids(loop: Loop) -> None:
     some = [loop.ids[0], loop.ids[17], loop.ids[-1]]
     rows = bundle.positions(some)
     again = bundle.featurizer.transform([texts[i] for i in some])
-    assert np.allclose(_dense(bundle.X[rows]), _dense(again))
+    # (Float32 sentence embeddings: a batch of 3 pads differently from the whole pool, which
+    # changes the order of sums, so rows agree to rounding, not bit for bit.)
+    assert np.allclose(_dense(bundle.X[rows]), _dense(again), rtol=1e-5, atol=1e-6)
     assert not np.allclose(_dense(bundle.X[rows[0]]), _dense(bundle.X[rows[1]]))
     with pytest.raises(LookupError, match="no features yet"):
         bundle.positions([max(loop.ids) + 1])
@@ -301,7 +303,7 @@ def test_adding_items_transforms_only_them_and_the_current_model_scores_them(
     # Old rows unchanged; each new row is the stored featurizer's transform of that item's text.
     assert np.allclose(_dense(bundle.X[bundle.positions(loop.ids)]), old_X)
     again = before.featurizer.transform(texts)
-    assert np.allclose(_dense(bundle.X[bundle.positions(new)]), _dense(again))
+    assert np.allclose(_dense(bundle.X[bundle.positions(new)]), _dense(again), rtol=1e-5, atol=1e-6)
     # What another process reads from disk: the same rows, and no temporary file left behind.
     path = feature_service.feature_path(loop.settings, loop.project, bundle.key)
     on_disk = joblib.load(path)
