@@ -42,8 +42,16 @@ def _curve(*points: tuple[int, float | None, float | None]) -> list[LearningCurv
             "the model changes little with new labels: close to its plateau",
         ),
         ([(20, 0.9, None), (40, 0.905, 0.005)], "the model has stopped changing"),
+        (
+            [(3, None, None), (3, None, 0.0)],
+            "keep labeling: too few labels per class to estimate accuracy",
+        ),
+        (
+            [(4, None, None), (30, 0.9, 0.0)],
+            "the model changes little with new labels: close to its plateau",
+        ),
     ],
-    ids=["none", "one-version", "changing", "plateau", "stopped"],
+    ids=["none", "one-version", "changing", "plateau", "stopped", "no-accuracy", "no-gain"],
 )
 def test_stopping_signal_reads_accuracy_and_change(
     curve: list[tuple[int, float | None, float | None]], advice: str
@@ -51,4 +59,8 @@ def test_stopping_signal_reads_accuracy_and_change(
     signal = stopping_signal(_curve(*curve))
     assert signal["advice"].startswith(advice)
     if len(curve) > 1:
-        assert signal["gain"] == pytest.approx(curve[-1][1] - curve[-2][1], abs=1e-4)
+        last, previous = curve[-1][1], curve[-2][1]
+        if last is None or previous is None:
+            assert signal["gain"] is None
+        else:
+            assert signal["gain"] == pytest.approx(last - previous, abs=1e-4)

@@ -407,7 +407,10 @@ def stopping_signal(curve: list[LearningCurvePoint]) -> dict[str, Any]:
         gain = round(last.accuracy - previous.accuracy, 4)
     if last.changed is None or previous is None:
         advice = "keep labeling: too few versions to judge"
-    elif last.changed < 0.01 and (gain is None or abs(gain) < 0.01):
+    elif last.accuracy is None:
+        # Few labels make few suggestions flip; without an accuracy that proves nothing.
+        advice = "keep labeling: too few labels per class to estimate accuracy"
+    elif last.changed < 0.01 and gain is not None and abs(gain) < 0.01:
         advice = "the model has stopped changing: more labels of this kind are unlikely to help"
     elif last.changed < 0.05:
         advice = "the model changes little with new labels: close to its plateau"
