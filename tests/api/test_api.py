@@ -72,6 +72,45 @@ def test_project_validation_errors_name_the_field(api, body: dict, field: str) -
     assert api.get("/api/projects").json() == []
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (
+            b'{"name": "x", "labels": ["a"]}',
+            "application/x-www-form-urlencoded",
+            "the request body must be JSON, sent with Content-Type: application/json"
+            " (got application/x-www-form-urlencoded)",
+        ),
+        (b"[1]", "application/json", "the request body must be a JSON object"),
+        (
+            b'{"name":',
+            "application/json",
+            "the request body is not valid JSON at character 8: Expecting value",
+        ),
+        (
+            b"",
+            "application/json",
+            "the request body is missing: send a JSON object (Content-Type: application/json)",
+        ),
+    ],
+    ids=["form-content-type", "json-array", "broken-json", "no-body"],
+)
+def test_a_body_that_is_not_a_json_object_says_how_to_send_one(  # type: ignore[no-untyped-def]
+    api, content: bytes, content_type: str, message: str
+) -> None:
+    # What `curl -d '{...}'` without a Content-Type header, and other slips, get back.
+    r = api.post("/api/projects", content=content, headers={"Content-Type": content_type})
+    assert r.status_code == 422
+    assert r.json()["error"] == {
+        "code": "invalid_input",
+        "message": message,
+        "file": None,
+        "line": None,
+        "field": None,
+    }
+    assert api.get("/api/projects").json() == []
+
+
 def test_unknown_ids_are_404_with_the_error_shape(api) -> None:  # type: ignore[no-untyped-def]
     for method, url in [
         ("GET", "/api/projects/99"),

@@ -98,8 +98,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(status_for(exc), exc.to_payload(), headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        body_error = _body_error(first, request.headers.get("content-type"))
+        if body_error is not None:
+            return _json(422, body_error.to_payload())
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(loc) or None
         message = str(first.get("msg", "invalid request"))
@@ -112,3 +115,31 @@ def install_error_handlers(app: FastAPI) -> None:
             "error": {"code": code, "message": str(exc.detail), "file": None, "line": None, "field": None}
         }
         return _json(exc.status_code, body, getattr(exc, "headers", None))
+
+
+def _body_error(error: dict[str, Any], content_type: str | None) -> InputError | None:
+    """Say what is wrong with a JSON body as a whole, in words a curl user can act on.
+
+    Pydantic's own messages for these ("Field required", "Input should be a valid
+    dictionary...", "JSON decode error" with the character offset as the field) name
+    neither the body nor the fix.
+    """
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "json_invalid" and loc[:1] == ("body",):
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (error.get("ctx") or {}).get("error", "")
+        return InputError(f"the request body is not valid JSON{where}" + (f": {reason}" if reason else ""))
+    if loc != ("body",):
+        return None
+    if kind == "missing":
+        return InputError("the request body is missing: send a JSON object (Content-Type: application/json)")
+    if kind in ("model_attributes_type", "model_type", "dict_type"):
+        # FastAPI parses a body without a Content-Type as JSON, and hands any other type over as bytes.
+        media_type = (content_type or "").split(";")[0].strip().lower()
+        if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            return InputError(
+                f"the request body must be JSON, sent with Content-Type: application/json (got {media_type})"
+            )
+        return InputError("the request body must be a JSON object")
+    return None
