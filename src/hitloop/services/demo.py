@@ -92,7 +92,9 @@ def ensure_demo(ctx: DemoContext) -> DemoInfo:
                 name=DIGITS_PROJECT,
                 task=TaskType.CLASSIFY,
                 modality=Modality.IMAGE,
-                labels=[str(digit) for digit in range(10)],
+                # 1 to 9, then 0: the labeling page's keys pick the 1st to 9th label, and 0 the
+                # 10th, so each digit's own key picks it.
+                labels=[str(digit) for digit in (*range(1, 10), 0)],
                 instructions="Which digit is this? Press its number key.",
             ),
             _seed_digits,
