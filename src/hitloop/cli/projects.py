@@ -45,7 +45,10 @@ def _labels(labels: str | None, label_file: Path | None) -> list[str]:
     type=click.Choice([t.value for t in TaskType]),
     default=TaskType.CLASSIFY.value,
     show_default=True,
-    help="classify: one label per item; multilabel: any number of labels.",
+    help=(
+        "classify: one label per item; multilabel: any number of labels; boxes: labeled "
+        "rectangles on images; transcribe: the words of recordings (audio)."
+    ),
 )
 @click.option(
     "--modality",
@@ -71,7 +74,11 @@ def create_project(
     instructions: str,
     settings: Settings,
 ) -> None:
-    """Create a project. It needs a label set (--labels or --label-file)."""
+    """Create a project, with no owner: add one with `hitloop members add ID NAME --role owner`.
+
+    Classify, multilabel and boxes projects need a label set (--labels or --label-file);
+    transcribe projects need none.
+    """
     try:
         spec = ProjectCreate(
             name=name,
