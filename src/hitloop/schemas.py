@@ -156,6 +156,9 @@ class ProjectStats(BaseModel):
     skipped: int
     annotations: int
     distribution: dict[str, int]
+    # None: the counts are current. Else when they were taken: the project changed since, and a
+    # big project's counts are reused for a short while (services/project_stats.py).
+    as_of: datetime | None = None
 
 
 class ProjectOut(BaseModel):

@@ -148,6 +148,7 @@ def test_labeling_round_trip(api) -> None:  # type: ignore[no-untyped-def]
         "skipped": 0,
         "annotations": 1,
         "distribution": {"pos": 0, "neg": 1},
+        "as_of": None,
     }
     history = api.get(f"/api/projects/{p['id']}/history").json()
     assert [(h["item"]["text"], h["annotation"]["value"]) for h in history] == [("t0", {"label": "neg"})]

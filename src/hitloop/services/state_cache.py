@@ -7,22 +7,31 @@ it was computed from: a tuple of cheap index lookups (:func:`answer_state`)
 that any change to the inputs moves. A view whose state matches gets a copy of
 the kept result; concurrent views of the same key on a cold cache wait for one
 computation instead of each running their own.
+
+Callers that look up many keys at once (the project list) use :meth:`StateCache.find`,
+:meth:`StateCache.computing` and :meth:`StateCache.keep` around a computation of
+their own; each kept result records when it was computed and how long that took
+(:class:`Kept`), so a caller may also serve a result whose state has moved while it
+is young enough (the project stats do, under continuous labeling).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
+import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, func, select
 
 from hitloop.db.engine import Database
-from hitloop.db.tables import Annotation, Event
+from hitloop.db.tables import Annotation, Event, Project
 
-__all__ = ["StateCache", "answer_state"]
+__all__ = ["Kept", "StateCache", "answer_state", "answer_states"]
 
 T = TypeVar("T")
 
@@ -44,29 +53,91 @@ def answer_state(s: Any, project_id: int) -> tuple[Any, ...]:
     return (newest_answer, newest_event)
 
 
+def answer_states(s: Any, project_ids: Collection[int]) -> dict[int, tuple[Any, ...]]:
+    """:func:`answer_state` of each project, in one statement (two index seeks per project)."""
+    if not project_ids:
+        return {}
+    projects_t = cast(Table, Project.__table__)
+    newest_answer = (
+        select(func.max(annotations_t.c.id))
+        .where(annotations_t.c.project_id == projects_t.c.id)
+        .scalar_subquery()
+    )
+    newest_event = (
+        select(func.max(events_t.c.id)).where(events_t.c.project_id == projects_t.c.id).scalar_subquery()
+    )
+    rows = s.execute(
+        select(projects_t.c.id, newest_answer, newest_event).where(projects_t.c.id.in_(sorted(project_ids)))
+    )
+    return {pid: (answer, event) for pid, answer, event in rows}
+
+
+@dataclass(frozen=True)
+class Kept(Generic[T]):
+    """A kept result: the state it came from, when (``at``, the cache's clock), its cost in seconds."""
+
+    state: Hashable
+    value: T
+    at: float
+    cost: float
+
+
 class StateCache(Generic[T]):
     """Per database, per key: the last result and the state it was computed from.
 
     At most ``entries`` keys per database (the least recently computed goes
-    first). Callers get a deep copy, so changing it changes nothing kept.
+    first). :meth:`get` gives callers a deep copy, so changing it changes
+    nothing kept. ``clock`` (UNIX seconds) stamps each kept result; tests pass
+    a clock of their own.
     """
 
-    def __init__(self, entries: int = 256) -> None:
+    def __init__(self, entries: int = 256, clock: Callable[[], float] = time.time) -> None:
         self.entries = entries
-        self._kept: weakref.WeakKeyDictionary[Database, dict[Hashable, tuple[Hashable, T]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.clock = clock
+        self._kept: weakref.WeakKeyDictionary[Database, dict[Hashable, Kept[T]]] = weakref.WeakKeyDictionary()
         self._computing: weakref.WeakKeyDictionary[Database, dict[Hashable, threading.Lock]] = (
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
 
     def _hit(self, db: Database, key: Hashable, state: Hashable) -> tuple[bool, T | None]:
-        with self._lock:
-            hit = self._kept.get(db, {}).get(key)
-        if hit is not None and hit[0] == state:
-            return True, copy.deepcopy(hit[1])
+        hit = self.find(db, key)
+        if hit is not None and hit.state == state:
+            return True, copy.deepcopy(hit.value)
         return False, None
+
+    def find(self, db: Database, key: Hashable) -> Kept[T] | None:
+        """What is kept for ``key``, whatever its state (not a copy: treat it as read-only)."""
+        with self._lock:
+            return self._kept.get(db, {}).get(key)
+
+    def keep(self, db: Database, key: Hashable, state: Hashable, value: T, at: float, cost: float) -> None:
+        """Keep ``value``, computed from ``state`` at ``at`` in ``cost`` seconds, for ``key``."""
+        with self._lock:
+            kept = self._kept.setdefault(db, {})
+            kept.pop(key, None)
+            kept[key] = Kept(state, value, at, cost)
+            while len(kept) > self.entries:
+                oldest = next(iter(kept))
+                del kept[oldest]
+                gates = self._computing.get(db, {})
+                if oldest in gates and not gates[oldest].locked():
+                    del gates[oldest]
+
+    @contextlib.contextmanager
+    def computing(self, db: Database, keys: Collection[Hashable]) -> Iterator[None]:
+        """Hold the computation gates of ``keys`` (one computation per key at a time).
+
+        Taken in one order (by ``repr``) so that callers holding overlapping sets
+        of keys cannot wait on each other in a circle.
+        """
+        with self._lock:
+            gates = self._computing.setdefault(db, {})
+            held = [gates.setdefault(k, threading.Lock()) for k in sorted(keys, key=repr)]
+        with contextlib.ExitStack() as stack:
+            for gate in held:
+                stack.enter_context(gate)
+            yield
 
     def get(self, db: Database, key: Hashable, state: Hashable, compute: Callable[[], T]) -> T:
         """The kept result for ``key`` if it was computed from ``state``, else ``compute()`` (then kept).
@@ -78,23 +149,13 @@ class StateCache(Generic[T]):
         found, value = self._hit(db, key, state)
         if found:
             return cast(T, value)
-        with self._lock:
-            gate = self._computing.setdefault(db, {}).setdefault(key, threading.Lock())
-        with gate:  # one computation per key at a time; the others then find its result
+        with self.computing(db, [key]):  # one computation per key at a time; the others then find its result
             found, value = self._hit(db, key, state)
             if found:
                 return cast(T, value)
+            at, start = self.clock(), time.perf_counter()
             result = compute()
-            with self._lock:
-                kept = self._kept.setdefault(db, {})
-                kept.pop(key, None)
-                kept[key] = (state, result)
-                while len(kept) > self.entries:
-                    oldest = next(iter(kept))
-                    del kept[oldest]
-                    gates = self._computing.get(db, {})
-                    if oldest in gates and not gates[oldest].locked():
-                        del gates[oldest]
+            self.keep(db, key, state, result, at, time.perf_counter() - start)
         return copy.deepcopy(result)
 
     def clear(self) -> None:
