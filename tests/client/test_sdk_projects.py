@@ -114,8 +114,23 @@ def test_bad_token_is_an_authentication_error(transport) -> None:  # type: ignor
 
 def test_no_token_is_an_authentication_error(transport, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("HITLOOP_TOKEN", raising=False)
-    with Client("http://testserver", transport=transport) as c, pytest.raises(AuthenticationError):
+    with Client("http://testserver", transport=transport) as c, pytest.raises(AuthenticationError) as exc:
         c.projects()
+    # The error says how to give the client a token; a wrong token is not told that.
+    assert (
+        str(exc.value)
+        == exc.value.message
+        == (
+            "log in or send an API token (this client has none: pass Client(token=...) or set"
+            " HITLOOP_TOKEN; `hitloop tokens create --user NAME` makes one)"
+        )
+    )
+    with (
+        Client("http://testserver", "hl_wrong", transport=transport) as c,
+        pytest.raises(AuthenticationError) as exc,
+    ):
+        c.projects()
+    assert exc.value.message == "invalid or revoked API token"
 
 
 def test_conflict_for_a_reserved_item(sdk: Client, project: ProjectOut, ctx, transport) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from hitloop.errors import HitloopError, error_from_payload
+from hitloop.errors import AuthenticationError, HitloopError, error_from_payload
 
 __all__ = ["RETRY_STATUSES", "ConnectionFailedError", "FilesFactory", "HttpSession", "parse"]
 
@@ -70,6 +70,7 @@ class HttpSession:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        self._has_token = bool(token)
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
@@ -177,7 +178,10 @@ class HttpSession:
                     if not transient or attempt >= self.retries:
                         if response.is_success:
                             return response
-                        raise _error_for(method, path, response, maybe_applied=not idempotent)
+                        error = _error_for(method, path, response, maybe_applied=not idempotent)
+                        if isinstance(error, AuthenticationError) and not self._has_token:
+                            error = AuthenticationError(error.message + _NO_TOKEN, field=error.field)
+                        raise error
                     delay = _retry_after(response) or delay
             self._sleep(min(delay, MAX_DELAY_S))
             attempt += 1
@@ -191,6 +195,11 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 _MAYBE_APPLIED = " (the server may have applied it; check before repeating)"
+# The server's "log in or send an API token" is about browsers too; an SDK user needs the how.
+_NO_TOKEN = (
+    " (this client has none: pass Client(token=...) or set HITLOOP_TOKEN;"
+    " `hitloop tokens create --user NAME` makes one)"
+)
 
 
 def _connection_failed(
