@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 
 from hitloop.api.context import AppContext
 from hitloop.db.engine import Database
@@ -144,10 +144,39 @@ def test_a_repeated_view_is_the_kept_one_and_exact(setup: Setup) -> None:
     first = _view(st, st.owner)
     assert (first.total, first.labeled, first.annotations, first.skipped) == (8, 2, 2, 1)
     assert first.as_of is None
-    st.clock.now += 3600  # an hour later, nothing changed: still exact, not counted again
+    st.clock.now += 1  # nothing changed: the kept counts, not counted again
     with _counting(st.ctx.db) as counted:
         again = _view(st, st.owner)
     assert counted == [] and again == first == _fresh(st, st.owner)
+    st.clock.now += project_stats.SETTLE_S  # counted once more when the state held that long ...
+    with _counting(st.ctx.db) as counted:
+        assert _view(st, st.owner) == first
+    assert counted
+    st.clock.now += 3600  # ... and then kept for good while nothing changes
+    with _counting(st.ctx.db) as counted:
+        assert _view(st, st.owner) == first
+    assert counted == []
+
+
+def test_an_answer_committed_out_of_id_order_is_counted_once_the_state_settles(setup: Setup) -> None:
+    """On PostgreSQL an answer may commit after a count with an id below the newest one."""
+    st = setup
+    db = st.ctx.db
+
+    def add_answer(answer_id: int, item: int) -> None:
+        row = {"id": answer_id, "item_id": item, "project_id": st.pid, "user_id": st.bob.id}
+        row.update(value={"label": "c"}, label="c", skipped=False, client_key=uuid.uuid4().hex)
+        with db.write() as s:
+            s.execute(insert(Annotation).values(created_at=st.clock.now, **row))
+
+    add_answer(10_000, st.item_ids[6])
+    counted = _view(st, st.owner)
+    add_answer(5_000, st.item_ids[7])  # the newest answer id, the state, stays 10,000
+    st.clock.now += 1
+    assert _view(st, st.owner) == counted  # (the one-short window)
+    st.clock.now += project_stats.SETTLE_S
+    settled = _view(st, st.owner)
+    assert settled.annotations == counted.annotations + 1 and settled == _fresh(st, st.owner)
 
 
 def _reject_first(st: Setup) -> None:
@@ -262,7 +291,7 @@ def test_the_list_counts_only_the_projects_that_changed(setup: Setup) -> None:
     kept_other = project_stats._CACHE.find(db, (other, True, "all"))
     assert kept_other is not None
     _answer(db, st.bob.id, st.item_ids[4], "a")
-    st.clock.now += 5
+    st.clock.now += 1
     with _counting(db) as counted:
         relisted = projects.list_projects(db)
     assert project_stats._CACHE.find(db, (other, True, "all")) is kept_other  # not counted again
