@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from typing import Any
 
@@ -11,6 +12,7 @@ from hitloop.db.tables import Item
 from hitloop.services import auth, projects
 from hitloop.services.demo import DIGITS_PROJECT, SENTIMENT_PROJECT, digit_png, sentiment_sentences
 from tests.cli.conftest import Run
+from tests.servers import free_port
 
 
 @pytest.mark.slow  # a few seconds: 1,797 images rendered and stored
@@ -47,10 +49,29 @@ def test_demo_serves_after_setup(run: Run, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("hitloop.cli.demo.ensure_demo", _no_seed)
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append({"app": app, **kw}))
-    result = run("demo", "--port", "9100")
+    port = free_port()
+    result = run("demo", "--port", port)
     assert "Login: demo / demo-password" in result.stdout
-    assert "hitloop is running at http://127.0.0.1:9100/" in result.stdout
-    assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 9100
+    assert f"hitloop is running at http://127.0.0.1:{port}/" in result.stdout
+    assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == port
+
+
+def test_demo_on_a_port_in_use_fails_before_its_setup(
+    run: Run, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append({"app": app, **kw}))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("demo", "--port", port, expect=2)
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (another hitloop server?); "
+        "choose another with --port\n"
+    )
+    assert result.stdout == "" and calls == []
+    assert projects.list_projects(ctx.db) == [] and auth.list_users(ctx.db) == []
 
 
 def _no_seed(_ctx: AppContext) -> Any:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from hitloop.cli import cli
 from hitloop.cli.serve import server_url
 from hitloop.settings import Settings
 from tests.cli.conftest import Run
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -22,12 +24,30 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 def test_serve(run: Run, uvicorn_calls: list[dict[str, Any]]) -> None:
-    result = run("serve", "--port", "9000")
-    assert result.stdout.startswith("hitloop is running at http://127.0.0.1:9000/")
+    port = free_port()
+    result = run("serve", "--port", port)
+    assert result.stdout.startswith(f"hitloop is running at http://127.0.0.1:{port}/")
     (call,) = uvicorn_calls
     assert isinstance(call["app"], FastAPI)
-    assert (call["host"], call["port"], call["log_level"]) == ("127.0.0.1", 9000, "info")
+    assert (call["host"], call["port"], call["log_level"]) == ("127.0.0.1", port, "info")
     assert call["http"] == "hitloop.api.protocol:HttpProtocol"
+
+
+def test_serve_on_a_port_in_use_says_so_and_does_not_start(
+    run: Run, uvicorn_calls: list[dict[str, Any]]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", port, expect=2)
+    # Not "hitloop is running at ..." followed by uvicorn's bind error and exit code 3.
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (another hitloop server?); "
+        "choose another with --port\n"
+    )
+    assert uvicorn_calls == []
 
 
 def test_serve_with_workers_passes_settings_through_the_environment(
@@ -35,7 +55,7 @@ def test_serve_with_workers_passes_settings_through_the_environment(
 ) -> None:
     monkeypatch.setenv("HITLOOP_DATA_DIR", "restored-after-the-test")
     monkeypatch.setenv("HITLOOP_DATABASE_URL", "restored-after-the-test")
-    run("serve", "--host", "0.0.0.0", "--workers", "3")
+    run("serve", "--host", "0.0.0.0", "--port", free_port(), "--workers", "3")
     (call,) = uvicorn_calls
     assert (call["app"], call["factory"], call["workers"]) == ("hitloop.api:create_app", True, 3)
     assert os.environ["HITLOOP_DATABASE_URL"] == settings.resolved_database_url()

@@ -8,7 +8,7 @@ import click
 
 from hitloop.cli.options import open_context, settings_options
 from hitloop.cli.render import table
-from hitloop.cli.serve import run_server
+from hitloop.cli.serve import check_port, run_server
 from hitloop.services.demo import DemoInfo, ensure_demo
 from hitloop.settings import Settings
 
@@ -37,6 +37,8 @@ def demo(host: str, port: int, no_serve: bool, settings: Settings) -> None:
     The password is fixed and printed, so keep the demo on 127.0.0.1 (the
     default --host).
     """
+    if not no_serve:
+        check_port(host, port)  # a second demo on the same port fails here, before its setup
     started = time.perf_counter()
     with open_context(settings) as ctx:
         info = ensure_demo(ctx)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 
 import click
 
+from hitloop.cli.errors import CommandError
 from hitloop.cli.options import open_context, settings_options
 from hitloop.settings import Settings
 
-__all__ = ["run_server", "serve", "server_url"]
+__all__ = ["check_port", "run_server", "serve", "server_url"]
 
 
 def server_url(host: str, port: int) -> str:
@@ -24,12 +27,36 @@ def server_url(host: str, port: int) -> str:
 HTTP_PROTOCOL = "hitloop.api.protocol:HttpProtocol"
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse an address the server cannot listen on, before saying that it runs.
+
+    uvicorn finds out only after the app has started, and exits with code 3 under
+    a "hitloop is running at ..." line. Bound as uvicorn binds (SO_REUSEADDR), so
+    a port left in TIME_WAIT passes here as it would there.
+    """
+    if port == 0:  # the system picks a free one
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"port {port} on {host} is already in use (another hitloop server?); "
+                    "choose another with --port"
+                ) from None
+            raise CommandError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+
+
 def run_server(settings: Settings, host: str, port: int, *, workers: int = 1) -> None:
     """Migrate the database once, then hand over to uvicorn until Ctrl+C."""
     import uvicorn
 
     from hitloop.api import create_app
 
+    check_port(host, port)
     with open_context(settings) as ctx:
         click.echo(f"hitloop is running at {server_url(host, port)} (press Ctrl+C to stop)")
         if workers == 1:
