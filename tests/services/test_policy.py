@@ -37,6 +37,29 @@ def test_annotators_read_everything_when_the_project_says_so() -> None:
     assert everything == EXPECTED[Role.ANNOTATOR] | {Action.READ_ITEMS, Action.READ_ANNOTATIONS}
 
 
+@pytest.mark.parametrize(
+    ("role", "action", "message"),
+    [
+        (
+            Role.ANNOTATOR,
+            Action.UPDATE_PROJECT,
+            "an annotator may not do this in project 7 (needs project.update)",
+        ),
+        (Role.VIEWER, Action.REVIEW, "a viewer may not do this in project 7 (needs review)"),
+        (Role.REVIEWER, Action.ADD_ITEMS, "a reviewer may not do this in project 7 (needs items.add)"),
+        (Role.MANAGER, Action.READ_AUDIT, "a manager may not do this in project 7 (needs audit.read)"),
+    ],
+    ids=["annotator", "viewer", "reviewer", "manager"],
+)
+def test_a_refusal_names_the_role_and_the_action(role: Role, action: Action, message: str) -> None:
+    access = policy.ProjectAccess(
+        user=auth.CurrentUser(id=1, username="u", is_admin=False), project_id=7, role=role
+    )
+    with pytest.raises(PermissionDeniedError) as refused:
+        access.require(action)
+    assert refused.value.message == message
+
+
 def test_access_is_loaded_per_project_and_item(db: Database) -> None:
     owner = auth.create_user(db, "olive", "olive-password")
     ann = auth.create_user(db, "ann", "ann-password")

@@ -102,7 +102,7 @@ class ProjectAccess:
 
     def require(self, action: Action) -> ProjectAccess:
         if not self.can(action):
-            who = f"a {self.role.value}" if self.role else "you"
+            who = f"{'an' if self.role is Role.ANNOTATOR else 'a'} {self.role.value}" if self.role else "you"
             raise PermissionDeniedError(
                 f"{who} may not do this in project {self.project_id} (needs {action.value})"
             )
