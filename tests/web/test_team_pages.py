@@ -103,6 +103,45 @@ def test_a_viewer_sees_the_project_but_no_team_controls_nor_the_labeling_page(cl
     assert "Team" in projects_html and ">X<" not in projects_html
 
 
+def test_an_annotator_is_offered_no_export_nor_retraining_they_would_be_refused(
+    client: Any, ctx: Any
+) -> None:
+    pid = _setup(ctx)
+    members.add_member(ctx.db, None, pid, "ann", Role.ANNOTATOR)
+    _session(client, "ann")
+    html = client.get(f"/projects/{pid}").text
+    assert 'data-role="annotator"' in html and "Start labeling" in html
+    assert "export?format=" not in html and "data-train" not in html
+    # What the page leaves out is what the API refuses.
+    assert client.get(f"/api/projects/{pid}/export?format=jsonl").status_code == 403
+    assert (
+        client.post(f"/api/projects/{pid}/train", headers={"X-CSRF-Token": _csrf(client)}).status_code == 403
+    )
+    # A project that shows annotators every answer lets them export it too.
+    csrf = _session(client, "olive")
+    r = client.post(
+        f"/projects/{pid}/team",
+        data={"csrf_token": csrf, "annotator_visibility": "all"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    _session(client, "ann")
+    html = client.get(f"/projects/{pid}").text
+    assert "export?format=jsonl" in html and "data-train" not in html
+    assert client.get(f"/api/projects/{pid}/export?format=jsonl").status_code == 200
+
+
+def test_the_owner_is_offered_export_and_retraining(client: Any, ctx: Any) -> None:
+    pid = _setup(ctx)
+    _session(client, "olive")
+    html = client.get(f"/projects/{pid}").text
+    assert "export?format=jsonl" in html and "data-train" in html
+
+
+def _csrf(client: Any) -> str:
+    return str(client.get("/api/me").json()["csrf_token"])
+
+
 def test_another_projects_pages_are_not_found(client: Any, ctx: Any) -> None:
     pid = _setup(ctx)
     _session(client, "xavier")

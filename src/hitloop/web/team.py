@@ -42,6 +42,10 @@ class TeamPanel:
     accuracy: list[GoldAccuracy] | None
     settings: TeamSettings | None
     can_add_items: bool = False
+    can_export: bool = (
+        False  # everyone's answers: annotators read only their own, unless the project says all
+    )
+    can_train: bool = False
     roles: tuple[str, ...] = ROLE_NAMES
     invites: list[InviteOut] | None = None  # pending invites, for those who manage members
 
@@ -56,6 +60,8 @@ def team_panel(ctx: AppContext, access: ProjectAccess) -> TeamPanel:
         role=access.role.value if access.role else "admin",
         can_annotate=access.can(Action.ANNOTATE),
         can_add_items=access.can(Action.ADD_ITEMS),
+        can_export=access.can(Action.READ_ANNOTATIONS),
+        can_train=access.can(Action.UPDATE_PROJECT),
         members=members.list_members(ctx.db, pid) if access.can(Action.READ_MEMBERS) else None,
         accuracy=gold.accuracy(ctx.db, pid) if access.can(Action.MANAGE_GOLD) else None,
         settings=team.get_team_settings(ctx.db, pid) if manage else None,
