@@ -330,7 +330,14 @@ class JobOut(BaseModel):
 
 
 class JobRequest(_Strict):
-    kind: str = Field(description="featurize or score (train has its own route)", max_length=50)
+    kind: str = Field(
+        description="featurize, score, faces or transcribe (train has its own route)", max_length=50
+    )
+    args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the kind: faces takes label, redo and params (of the detector); "
+        "transcribe takes redo and limit; featurize and score take none",
+    )
 
 
 class ModelVersionOut(BaseModel):

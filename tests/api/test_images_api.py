@@ -176,3 +176,10 @@ def test_the_faces_job_can_be_queued_over_http(api: Any, ctx: AppContext) -> Non
     assert r.status_code == 202, r.text
     job = wait(ctx, r.json()["id"])
     assert job.state == "done" and job.result is not None and job.result["boxes"] == 0
+    # With the options `hitloop faces` has: the job runs with them.
+    args = {"label": "face", "redo": True, "params": {"min_neighbors": 6}}
+    r = api.post(f"/api/projects/{project}/jobs", json={"kind": "faces", "args": args})
+    assert r.status_code == 202, r.text
+    assert r.json()["args"] == args
+    job = wait(ctx, r.json()["id"])
+    assert job.state == "done" and job.result is not None and job.result["items"] == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.loop.conftest import make_texts
 
 
@@ -104,6 +106,41 @@ def test_cancel_and_rerun(api: Any, ctx: Any) -> None:
     done = _wait(api, rerun.json()["id"])
     assert done["kind"] == "score" and done["state"] == "done", done["error"]
     assert done["args"] == {"rerun_of": queued["id"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (
+            {"kind": "score", "args": {"x": 1}},
+            "args.x",
+            "a score job has no argument 'x'; it takes no arguments",
+        ),
+        (
+            {"kind": "transcribe", "args": {"limt": 5}},
+            "args.limt",
+            "a transcribe job has no argument 'limt'; it takes redo, limit",
+        ),
+        ({"kind": "transcribe", "args": {"limit": 0}}, "args.limit", "limit must be a positive integer"),
+        ({"kind": "transcribe", "args": {"redo": "yes"}}, "args.redo", "redo must be true or false"),
+        (
+            {"kind": "faces", "args": {"params": 3}},
+            "args.params",
+            "params must be an object of detector parameters",
+        ),
+        ({"kind": "faces", "args": []}, "args", "Input should be a valid dictionary"),
+    ],
+    ids=["no-args-kind", "unknown-arg", "bad-limit", "bad-redo", "bad-params", "args-not-object"],
+)
+def test_bad_job_arguments_are_refused_before_queueing(
+    api: Any, body: dict[str, Any], field: str, message: str
+) -> None:
+    project, _ = _labeled_project(api, n_labels=0)
+    before = api.get(f"/api/projects/{project}/jobs").json()
+    r = api.post(f"/api/projects/{project}/jobs", json=body)
+    assert r.status_code == 422
+    assert (r.json()["error"]["field"], r.json()["error"]["message"]) == (field, message)
+    assert api.get(f"/api/projects/{project}/jobs").json() == before
 
 
 def test_bad_requests_get_precise_errors(api: Any) -> None:

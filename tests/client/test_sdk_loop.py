@@ -48,3 +48,14 @@ def test_loop_settings_and_failed_jobs(sdk: Client) -> None:
     assert rerun.kind == "train"
     with pytest.raises(NotFoundError):
         sdk.job(999)
+
+
+def test_start_job_passes_the_kinds_options(sdk: Client) -> None:
+    project, _ = _project(sdk, n_labels=1)
+    before = sdk.jobs(project)
+    with pytest.raises(InputError, match="a score job has no argument 'redo'") as caught:
+        sdk.start_job(project, "score", redo=True)
+    assert caught.value.field == "args.redo" and sdk.jobs(project) == before
+    job = sdk.start_job(project, "transcribe", redo=True, limit=2)
+    assert (job.kind, job.args) == ("transcribe", {"redo": True, "limit": 2})
+    assert sdk.start_job(project, "featurize").args == {}

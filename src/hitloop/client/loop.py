@@ -34,10 +34,13 @@ class LoopMethods:
         job = parse(JobOut, self._session.call("POST", f"/api/projects/{project_id}/train", idempotent=True))
         return self.wait_job(job.id, timeout=timeout) if wait else job
 
-    def start_job(self, project_id: int, kind: str) -> JobOut:
-        """Queue a ``featurize`` or ``score`` job."""
+    def start_job(self, project_id: int, kind: str, **args: Any) -> JobOut:
+        """Queue a ``featurize``, ``score``, ``faces`` or ``transcribe`` job.
+
+        ``args`` are the kind's options, e.g. ``start_job(2, "transcribe", redo=True, limit=10)``.
+        """
         body = self._session.call(
-            "POST", f"/api/projects/{project_id}/jobs", idempotent=False, json={"kind": kind}
+            "POST", f"/api/projects/{project_id}/jobs", idempotent=False, json={"kind": kind, "args": args}
         )
         return parse(JobOut, body)
 

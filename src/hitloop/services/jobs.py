@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hitloop.db.engine import Database
@@ -19,6 +20,22 @@ __all__ = ["ON_DEMAND", "audit_job", "builtin_jobs", "cancel_job", "request_job"
 
 ON_DEMAND = ("featurize", "score", "faces", "transcribe")
 """Kinds a person may queue directly (training goes through :func:`~.retrain.request_training`)."""
+
+# The arguments each on-demand kind reads (hitloop.services.boxes.faces_job, speech.transcribe_job),
+# and what each must be; checked when the job is asked for, so a typo is a 422, not a failed job.
+_ARGS: dict[str, dict[str, tuple[str, Callable[[Any], bool]]]] = {
+    "featurize": {},
+    "score": {},
+    "faces": {
+        "label": ("a label name", lambda v: isinstance(v, str)),
+        "redo": ("true or false", lambda v: isinstance(v, bool)),
+        "params": ("an object of detector parameters", lambda v: isinstance(v, dict)),
+    },
+    "transcribe": {
+        "redo": ("true or false", lambda v: isinstance(v, bool)),
+        "limit": ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    },
+}
 
 
 def builtin_jobs() -> JobRegistry:
@@ -43,12 +60,27 @@ def audit_job(action: str, user_id: int | None) -> records.OnChange:
     return add
 
 
-def request_job(db: Database, kind: str, project_id: int, user_id: int | None) -> JobOut:
+def request_job(
+    db: Database, kind: str, project_id: int, user_id: int | None, args: dict[str, Any] | None = None
+) -> JobOut:
     if kind not in ON_DEMAND:
         raise InputError(f"unknown job kind {kind!r}; known: {', '.join(ON_DEMAND)}", field="kind")
+    args = args or {}
+    _check_args(kind, args)
     return records.create(
-        db, kind, project_id=project_id, user_id=user_id, on_change=audit_job("request", user_id)
+        db, kind, project_id=project_id, args=args, user_id=user_id, on_change=audit_job("request", user_id)
     )
+
+
+def _check_args(kind: str, args: dict[str, Any]) -> None:
+    known = _ARGS[kind]
+    for name, value in args.items():
+        if name not in known:
+            takes = f"takes {', '.join(known)}" if known else "takes no arguments"
+            raise InputError(f"a {kind} job has no argument {name!r}; it {takes}", field=f"args.{name}")
+        expected, check = known[name]
+        if not check(value):
+            raise InputError(f"{name} must be {expected}", field=f"args.{name}")
 
 
 def cancel_job(db: Database, job_id: int, user_id: int | None) -> JobOut:

@@ -49,9 +49,9 @@ def list_jobs(
 
 @router.post("/api/projects/{project_id}/jobs", response_model=JobOut, status_code=202)
 def start_job(project_id: IdPath, body: JobRequest, ctx: Ctx, user: User) -> JobOut:
-    """Queue a featurize or score job for the project."""
+    """Queue a featurize, score, faces or transcribe job for the project, with the kind's ``args``."""
     policy.project_access(ctx.db, user, project_id, Action.UPDATE_PROJECT)
-    return job_service.request_job(ctx.db, body.kind, project_id, user.id)
+    return job_service.request_job(ctx.db, body.kind, project_id, user.id, body.args)
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut)
