@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 
 from hitloop.settings import Settings
 
-__all__ = ["render_cli_docs", "render_settings_docs", "write_docs"]
+__all__ = ["main", "render_cli_docs", "render_settings_docs", "write_docs"]
 
 HELP_WIDTH = 80
 ENV_PREFIX = "HITLOOP_"
@@ -166,6 +166,21 @@ def write_docs(directory: Path) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
-    for path in write_docs(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
+USAGE = "usage: python -m hitloop.cli.docs [DIRECTORY]  (default: docs)"
+
+
+def main(argv: list[str]) -> int:
+    """Write the generated files into ``argv[0]`` (default ``docs``); options only print the usage."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if len(argv) > 1 or (argv and argv[0].startswith("-")):  # `--help` once made a folder "--help"
+        print(USAGE, file=sys.stderr)
+        return 2
+    for path in write_docs(Path(argv[0] if argv else "docs")):
         print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
