@@ -48,6 +48,9 @@ def main() -> None:
     ap.add_argument("--seed-labels", type=int, default=40)
     ap.add_argument("--database", default=None, help="postgresql+psycopg:// URL (default SQLite)")
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--profile", default=None, help="Write a pyinstrument text profile of the rounds to this file."
+    )
     args = ap.parse_args()
 
     from sqlalchemy import select
@@ -115,6 +118,12 @@ def main() -> None:
         out["first_model_s"] = round(time.perf_counter() - t, 2)
         print(f"first model {out['first_model_s']} s", flush=True)
 
+        profiler = None
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.002)
+            profiler.start()
         for r in range(args.rounds):
             batch = extra[r * args.add : (r + 1) * args.add]
             t, cpu = time.perf_counter(), time.process_time()
@@ -144,6 +153,9 @@ def main() -> None:
             }
             out["rounds"].append(entry)
             print(f"round {r + 1}: {entry}", flush=True)
+        if profiler is not None:
+            profiler.stop()
+            Path(args.profile).write_text(profiler.output_text(unicode=True, show_all=False))
     out["loadavg_at_end"] = os.getloadavg()
     write_json(args.json, out)
 

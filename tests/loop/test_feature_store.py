@@ -24,8 +24,8 @@ from hitloop.db.engine import Database
 from hitloop.db.tables import Item, ModelVersion, Suggestion
 from hitloop.jobs import JobRunner, records
 from hitloop.schemas import ItemIn, LoopSettingsUpdate
+from hitloop.services import feature_store, items, loop_settings, queue, training
 from hitloop.services import features as feature_service
-from hitloop.services import items, loop_settings, queue, training
 from hitloop.services.items import ItemLimits
 from hitloop.services.jobs import builtin_jobs
 from hitloop.settings import Settings
@@ -140,7 +140,11 @@ def test_items_added_after_a_model_get_suggestions_and_keep_a_model_order(loop: 
     result = jobs[0].result or {}
     # 10 more than the 60 the featurizer was fitted on: appended, scored by the current model.
     assert result["items"] == 70 and result["appended"] == 10 and "model_version_id" not in result
+    # Only the new items were scored (margin is pointwise); the train job's batch stays first.
+    assert result["only_added"] is True and result["scored"] == 10
+    assert result["batch"] == (first.result or {})["batch"]
     _assert_model_ordered(loop, 1)
+    placed = _unlabeled_state(loop)[0]
     with loop.db.read() as s:
         suggested = dict(
             s.execute(select(Suggestion.item_id, Suggestion.label).where(Suggestion.item_id.in_(new))).all()
@@ -148,12 +152,22 @@ def test_items_added_after_a_model_get_suggestions_and_keep_a_model_order(loop: 
     assert set(suggested) == set(new)
     assert sum(suggested[i] == t for i, t in zip(new, truth, strict=True)) >= 8
 
-    # A score job now reuses those features and that model: the same order, nothing retrained.
+    # A score job now reuses those features and that model, nothing retrained, and rescores the
+    # whole pool: it may pick another batch (from 70 items), but every other item keeps the
+    # order the new items were placed in.
     records.create(loop.db, "score", project_id=loop.project)
     [score] = loop.run_jobs()
     assert score.state == "done" and "retrained" not in (score.result or {}), score.error
+    assert "only_added" not in (score.result or {}) and (score.result or {})["scored"] == 50
     assert [v.id for v in training.list_models(loop.db, loop.project).versions] == [1]
-    assert (score.result or {})["batch"] == result["batch"]
+    rescored = _unlabeled_state(loop)[0]
+    batches = set(result["batch"]) | set((score.result or {})["batch"])
+
+    def order(priorities: dict[int, float]) -> list[int]:
+        return sorted(set(priorities) - batches, key=lambda i: (-priorities[i], i))
+
+    assert order(placed) == order(rescored)
+    assert set(new) - batches  # some new items are compared
 
 
 @pytest.mark.parametrize(("added", "version"), [(10, 1), (20, 2)])
@@ -304,12 +318,18 @@ def test_adding_items_transforms_only_them_and_the_current_model_scores_them(
     assert np.allclose(_dense(bundle.X[bundle.positions(loop.ids)]), old_X)
     again = before.featurizer.transform(texts)
     assert np.allclose(_dense(bundle.X[bundle.positions(new)]), _dense(again), rtol=1e-5, atol=1e-6)
-    # What another process reads from disk: the same rows, and no temporary file left behind.
+    # On disk: the base is untouched, one chunk holds just the 5 new rows, no temporary file.
     path = feature_service.feature_path(loop.settings, loop.project, bundle.key)
-    on_disk = joblib.load(path)
-    assert on_disk["ids"].tolist() == bundle.ids.tolist() and on_disk["fitted_items"] == 60
-    assert np.allclose(_dense(on_disk["X"]), _dense(bundle.X))
-    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    base = joblib.load(path)
+    assert base["ids"].tolist() == before.ids.tolist() and base["fitted_items"] == 60
+    [chunk] = [p for p in path.parent.iterdir() if p != path]
+    assert chunk.name == f"{bundle.key}.{base['base']}.000001.chunk.joblib"
+    assert joblib.load(chunk)["ids"].tolist() == new and joblib.load(chunk)["X"].shape[0] == 5
+    # What another process reads from disk: the same rows.
+    feature_store._cache.clear()
+    reread = feature_service.load_features(loop.settings, loop.project, bundle.key)
+    assert reread is not None and reread.ids.tolist() == bundle.ids.tolist() and reread.chunks == 1
+    assert np.allclose(_dense(reread.X), _dense(bundle.X))
 
     assert [v.id for v in training.list_models(loop.db, loop.project).versions] == [1]
     _assert_model_ordered(loop, 1)

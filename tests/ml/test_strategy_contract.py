@@ -146,3 +146,18 @@ def test_bad_parameters_are_reported_at_call_time(ten_classes: Case) -> None:
         make_strategy("margin", batch="sideways").select(_pool(ten_classes), 3)
     with pytest.raises(ValueError, match="measure must be one of"):
         make_strategy("qbc-vote-entropy", measure="loudness").select(_pool(ten_classes), 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_pointwise_strategy_scores_items_alone_as_in_the_whole_pool(name: str, case: Case) -> None:
+    """``pointwise`` strategies: a few items scored in a pool of their own get their whole-pool scores.
+
+    The loop relies on it to score only the items added since the last scoring.
+    """
+    strategy = make_strategy(name)
+    if not strategy.pointwise:
+        pytest.skip(f"{name} scores items jointly; the loop rescores the whole pool for it")
+    whole = strategy.score(_pool(case), random_state=3)
+    some = np.setdiff1d(np.arange(len(case.y)), case.labeled)[[0, 3, 7]]
+    alone = strategy.score(Pool(case.X[some], learner=case.learner), random_state=11)
+    np.testing.assert_allclose(alone, whole[some], rtol=1e-12)

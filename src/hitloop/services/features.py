@@ -1,13 +1,14 @@
 """Features computed once per project and kept on disk, aligned with item ids (DESIGN §4.3).
 
-``data_dir/features/<project_id>/<key>.joblib`` holds the sorted item ids, the
-feature matrix (one row per id) and the fitted featurizer; ``key`` names the
-featurizer and its parameters. The file is written to a temporary name and
-renamed, so readers never see half of it. Training and scoring read it; a
-process keeps the last loaded bundle of each project in memory.
+:mod:`hitloop.services.feature_store` keeps, per project and featurizer
+(``key`` names it and its parameters), the sorted item ids, the feature
+matrix (one row per id) and the fitted featurizer: a base file plus a chunk
+file for each addition, each written to a temporary name and renamed, so
+readers never see half of one. Training and scoring read them; a process
+keeps the last loaded bundle of each project in memory.
 
 Items added after the features were made are transformed alone with the
-stored fitted featurizer and their rows appended (:func:`featurize`): the
+stored fitted featurizer and their rows appended in a chunk (:func:`featurize`): the
 feature space and the generation stay the same, so the current model scores
 them. The featurizer is fitted again on every item when there are no stored
 features for the current featurizer, an item was deleted, an older item
@@ -19,15 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
@@ -40,6 +36,7 @@ from hitloop.jobs import JobContext
 from hitloop.media.store import MediaStore
 from hitloop.ml.audio import featurizer_samplerate
 from hitloop.ml.defaults import default_featurizer
+from hitloop.services.feature_store import FeatureBundle, append_rows, feature_path, load_features, save_base
 from hitloop.settings import Settings
 from hitloop.types import ItemState
 
@@ -63,33 +60,6 @@ MEDIA_CHUNK = CHUNK // 10  # decoded images and recordings are far larger than t
 FIT_SAMPLE_MEDIA = 500
 
 
-@dataclass(frozen=True)
-class FeatureBundle:
-    """Item ids (sorted), their features (one row each) and the featurizer that made them."""
-
-    ids: NDArray[np.int64]
-    X: Any
-    featurizer: Any
-    key: str
-    #: Changes every time the featurizer is fitted again (a model is only valid for its
-    #: generation); appending the rows of new items keeps it.
-    generation: str
-    #: How many items the featurizer was fitted on (rows appended since are not counted).
-    fitted_items: int
-    #: Fingerprint of the last row's item (:func:`_fingerprint`): SQLite gives a deleted
-    #: highest id to the next item, so the same ids may no longer be the same items.
-    last_item: str = ""
-
-    def positions(self, item_ids: Any) -> NDArray[np.intp]:
-        """Row of each item id; every id must be present."""
-        wanted = np.asarray(item_ids, dtype=np.int64)
-        pos = np.searchsorted(self.ids, wanted)
-        pos = np.minimum(pos, len(self.ids) - 1)
-        if len(wanted) and not np.array_equal(self.ids[pos], wanted):
-            raise LookupError("some items have no features yet")
-        return pos.astype(np.intp)
-
-
 def _featurizer_for(modality: str, project_settings: dict[str, Any]) -> tuple[Any, str]:
     name = project_settings.get("featurizer")
     params = dict(project_settings.get("featurizer_params") or {})
@@ -105,69 +75,6 @@ def _featurizer_for(modality: str, project_settings: dict[str, Any]) -> tuple[An
         name = "default"
     described = json.dumps({"name": name, "params": featurizer.get_params(deep=False)}, default=repr)
     return featurizer, f"{name}-{hashlib.sha1(described.encode()).hexdigest()[:10]}"
-
-
-def feature_path(settings: Settings, project_id: int, key: str) -> Path:
-    return settings.features_dir / str(project_id) / f"{key}.joblib"
-
-
-_cache: dict[int, tuple[Path, tuple[int, int, int], FeatureBundle]] = {}
-_cache_lock = threading.Lock()
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    """What changes whenever the file is replaced: each write is a new file (new inode)."""
-    st = path.stat()
-    return (st.st_mtime_ns, st.st_ino, st.st_size)
-
-
-def load_features(settings: Settings, project_id: int, key: str) -> FeatureBundle | None:
-    """The stored bundle, or None if this featurizer has not run for the project."""
-    path = feature_path(settings, project_id, key)
-    try:
-        stamp = _stamp(path)
-    except FileNotFoundError:
-        return None
-    with _cache_lock:
-        hit = _cache.get(project_id)
-        if hit is not None and hit[0] == path and hit[1] == stamp:
-            return hit[2]
-    stored = joblib.load(path)
-    bundle = FeatureBundle(
-        ids=stored["ids"],
-        X=stored["X"],
-        featurizer=stored["featurizer"],
-        key=key,
-        generation=stored["generation"],
-        # Bundles written before rows were appended were fitted on all their items.
-        fitted_items=int(stored.get("fitted_items", len(stored["ids"]))),
-        last_item=str(stored.get("last_item", "")),
-    )
-    with _cache_lock:
-        _cache[project_id] = (path, stamp, bundle)
-    return bundle
-
-
-def _save(path: Path, bundle: FeatureBundle) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
-    os.close(fd)
-    try:
-        stored = {
-            "ids": bundle.ids,
-            "X": bundle.X,
-            "featurizer": bundle.featurizer,
-            "generation": bundle.generation,
-            "fitted_items": bundle.fitted_items,
-            "last_item": bundle.last_item,
-        }
-        joblib.dump(stored, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with _cache_lock:
-        _cache[int(path.parent.name)] = (path, _stamp(path), bundle)
 
 
 def _project(db: Database, project_id: int) -> Project:
@@ -338,24 +245,11 @@ def _append(
     ctx.progress(0.05, f"adding {len(rows)} items to the features of {len(stored.ids)}", force=True)
     part = _transform_all(ctx, project.modality, stored.featurizer, _sources(ctx, project, rows))
     ctx.check_cancelled()
-    if sp.issparse(stored.X):
-        X: Any = sp.vstack([stored.X, sp.csr_matrix(part, dtype=stored.X.dtype)], format="csr")
-    else:
-        X = np.vstack([np.asarray(stored.X), np.asarray(part, dtype=np.asarray(stored.X).dtype)])
-    if X.shape[1] != stored.X.shape[1]:  # a featurizer must keep its output width
+    if part.shape[1] != stored.X.shape[1]:  # a featurizer must keep its output width
         raise InputError("the stored featurizer changed its number of features", field="featurizer")
-    bundle = FeatureBundle(
-        ids=np.concatenate([stored.ids, new_ids]),
-        X=X,
-        featurizer=stored.featurizer,
-        key=stored.key,
-        generation=stored.generation,
-        fitted_items=stored.fitted_items,
-        last_item=_fingerprint(rows[-1]),
-    )
     ctx.progress(0.9, "writing features", force=True)
-    _save(feature_path(ctx.settings, project.id, stored.key), bundle)
-    return bundle
+    path = feature_path(ctx.settings, project.id, stored.key)
+    return append_rows(path, stored, new_ids, part, _fingerprint(rows[-1]))
 
 
 def _fit_all(ctx: JobContext, project: Project, featurizer: Any, key: str) -> FeatureBundle:
@@ -397,8 +291,7 @@ def _fit_all(ctx: JobContext, project: Project, featurizer: Any, key: str) -> Fe
         last_item=_fingerprint(rows[-1]),
     )
     ctx.progress(0.9, "writing features", force=True)
-    _save(feature_path(ctx.settings, project.id, key), bundle)
-    return bundle
+    return save_base(feature_path(ctx.settings, project.id, key), bundle)
 
 
 def featurize_job(ctx: JobContext) -> dict[str, Any]:
@@ -424,6 +317,7 @@ def featurize_job(ctx: JobContext) -> dict[str, Any]:
         if appended is None and training.has_model(ctx.db, ctx.project_id):
             # New features make the old model's inputs meaningless: retrain on them.
             return {**summary, **training.train(ctx, ctx.project_id)}
-        # Appended rows keep the feature space: the current model scores the new items
-        # (rescore retrains only if that model is of an older generation).
-        return {**summary, **scoring.rescore(ctx, ctx.project_id, bundle)}
+        # Appended rows keep the feature space: the current model scores the new items, alone
+        # when the strategy allows (scoring_added), else with the pool (rescore retrains only
+        # if that model is of an older generation).
+        return {**summary, **scoring.rescore(ctx, ctx.project_id, bundle, added=appended is not None)}

@@ -35,7 +35,7 @@ from hitloop.ml.linalg import normalized_rows
 from hitloop.ml.remote import RemoteModelError
 from hitloop.ml.strategies import Pool
 from hitloop.services import features as feature_service
-from hitloop.services import retrain
+from hitloop.services import retrain, scoring_added
 from hitloop.services.loop_settings import build_strategy, loop_settings_of
 
 __all__ = [
@@ -338,6 +338,21 @@ def score(
     changed, written, version_id = _write(
         ctx, project.id, bundle, learner, version, P, explanations, unlabeled, rank, stop_tail
     )
+    if P is not None and version_id is not None and written == len(unlabeled):
+        # Items added later with this model can be placed in this order alone (scoring_added).
+        scoring_added.remember(
+            project.id,
+            version_id=version_id,
+            generation=bundle.generation,
+            strategy=strategy,
+            last_id=int(bundle.ids[-1]),
+            ids=bundle.ids[order[len(batch) :]],
+            scores=scores[order[len(batch) :]],
+            batch=bundle.ids[order[: len(batch)]],
+            priorities=float(version_id) + rank[order],
+        )
+    else:
+        scoring_added.forget(project.id)
     out: dict[str, Any] = {
         "scored": len(unlabeled),
         "written": written,
@@ -361,6 +376,40 @@ def _record(conn: Any, version: NewVersion, changed: float | None) -> int:
         },
     ).one()
     return int(row[0])
+
+
+def upsert_suggestions(
+    conn: Any,
+    project_id: int,
+    version_id: int | None,
+    classes: list[str],
+    item_ids: list[int],
+    P: NDArray[np.float64],
+    explanations: list[dict[str, Any] | None],
+    now: float,
+) -> None:
+    """Write the suggestion of each item (row k of ``P`` is ``item_ids[k]``'s), in ``conn``'s transaction."""
+    best = np.argmax(P, axis=1).tolist()
+    top = np.argsort(-P, axis=1)[:, :TOP_PROBS]
+    top_p = np.round(np.take_along_axis(P, top, axis=1), 6).tolist()
+    params = []
+    for k, item_id in enumerate(item_ids):
+        label = classes[best[k]]
+        probs = dict(zip((classes[c] for c in top[k]), top_p[k], strict=True))
+        params.append(
+            (
+                item_id,
+                project_id,
+                version_id,
+                json_in(conn, {"label": label}),
+                label,
+                top_p[k][0],
+                json_in(conn, probs),
+                json_in(conn, explanations[k]),
+                now,
+            )
+        )
+    _UPSERT.run(conn, params)
 
 
 def _write(
@@ -419,37 +468,26 @@ def _write(
             # an older scoring wrote, even when a train job leaves the tail to the next model.
             priority = float(version_id or 0) + rank[rows]
             _PRIORITY.run(conn, list(zip(priority.tolist(), item_ids, strict=True)))
-            if P is not None and best is not None:
-                batch_p = P[rows]
-                top = np.argsort(-batch_p, axis=1)[:, :TOP_PROBS]
-                top_p = np.round(np.take_along_axis(batch_p, top, axis=1), 6).tolist()
-                params = []
-                for k, (item_id, row) in enumerate(zip(item_ids, rows.tolist(), strict=True)):
-                    label = classes[best[row]]
-                    probs = dict(zip((classes[c] for c in top[k]), top_p[k], strict=True))
-                    params.append(
-                        (
-                            item_id,
-                            project_id,
-                            version_id,
-                            json_in(conn, {"label": label}),
-                            label,
-                            top_p[k][0],
-                            json_in(conn, probs),
-                            json_in(conn, explanations.get(row)),
-                            now,
-                        )
-                    )
-                _UPSERT.run(conn, params)
+            if P is not None:
+                explained = [explanations.get(row) for row in rows.tolist()]
+                upsert_suggestions(conn, project_id, version_id, classes, item_ids, P[rows], explained, now)
         written += len(rows)
         ctx.progress(0.8 + 0.2 * min(1.0, (start + len(rows)) / max(total, 1)), "writing priorities")
     return changed, written, version_id
 
 
 def rescore(
-    ctx: JobContext, project_id: int, bundle: feature_service.FeatureBundle | None = None
+    ctx: JobContext,
+    project_id: int,
+    bundle: feature_service.FeatureBundle | None = None,
+    *,
+    added: bool = False,
 ) -> dict[str, Any]:
     """Score the pool with the newest model (or the cold-start order when there is none).
+
+    ``added`` (rows were just appended to ``bundle``): when the model is
+    unchanged, score only the items added since the pool was scored, if the
+    strategy allows (:func:`hitloop.services.scoring_added.score_added`).
 
     Items added since the features were made are featurized first; appended
     rows keep the features' generation, so the model scores them. When the
@@ -486,6 +524,12 @@ def rescore(
             result = training.train(ctx, project_id)
         return {"retrained": "the features were made again", **result}
     labels = training.training_labels(ctx.db, project_id)
+    if added:
+        only_added = scoring_added.score_added(
+            ctx, project, bundle, stored["learner"], latest.id, labels, learner_name=latest.learner
+        )
+        if only_added is not None:
+            return only_added
     seed = latest.job_id if latest.job_id is not None else latest.id
     return score(
         ctx, project, bundle, stored["learner"], latest.id, labels, learner_name=latest.learner, seed=seed

@@ -110,6 +110,10 @@ class QueryStrategy(BaseEstimator):  # type: ignore[misc]
 
     #: True when scoring reads class probabilities, i.e. needs a trained model.
     needs_model: ClassVar[bool] = True
+    #: True when an item's score depends only on the model and that item's own features
+    #: (not on the rest of the pool, the labels or the random state): items added later
+    #: can then be scored alone and placed among the others' scores.
+    pointwise: ClassVar[bool] = False
 
     def _score(self, pool: Pool, rng: np.random.Generator) -> NDArray[np.float64]:
         raise NotImplementedError

@@ -48,6 +48,8 @@ class UncertaintySampling(QueryStrategy):
         Candidate multiple for ``batch="diverse"``.
     """
 
+    pointwise = True
+
     def __init__(self, batch: str = "top", candidates: int = 5) -> None:
         self.batch = batch
         self.candidates = candidates
@@ -171,6 +173,8 @@ class DensityWeightedMargin(UncertaintySampling):
     B. Settles and M. Craven, "An Analysis of Active Learning Strategies for
     Sequence Labeling Tasks", EMNLP 2008 (information density).
     """
+
+    pointwise = False  # density comes from clusters of the whole pool
 
     def __init__(
         self, beta: float = 1.0, n_clusters: int = 20, batch: str = "top", candidates: int = 5
