@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, bindparam, case, func, or_, select, text
+from sqlalchemy import BindParameter, and_, bindparam, func, literal, or_, select, text, union_all
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import Annotation, Item, Project
@@ -162,6 +162,7 @@ def _stats(row: Project, counts: _Counts, as_of: float | None) -> ProjectStats:
 # (a row per project and label) rather than by loading every answer's JSON. A multilabel
 # answer is {"labels": [names]}, a boxes answer {"boxes": [{..., "label"}]}
 # (types.validate_value); transcribe answers hold no labels.
+_REACHED = "(gold reached)"  # not an item state: the gold items' row in the items query
 _JSON_LABELS = {TaskType.MULTILABEL.value, TaskType.BOXES.value}
 _CHOSEN = {
     "sqlite": (
@@ -224,17 +225,28 @@ def _count(
         expanding.append(bindparam("own", expanding=True))
     counted = and_(Annotation.superseded_by.is_(None), *conditions)
 
-    # Items by state; "reached" counts those with the project's overlap of answers.
-    reached = func.sum(case((Item.n_answers >= Project.overlap, 1), else_=0))
+    # Items by state from the queue index alone (project_id, state: no row reads), and the
+    # gold items with the project's overlap of answers (a seek to each project's gold range).
     in_scope = Item.project_id.in_(scope)
     by_state: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for pid, state, n, n_reached in s.execute(
-        select(Item.project_id, Item.state, func.count(), reached)
-        .join(Project, Project.id == Item.project_id)
-        .where(in_scope, Item.state != ItemState.STAGED)
-        .group_by(Item.project_id, Item.state)
+    reached: dict[int, int] = {}
+    for pid, state, n in s.execute(
+        union_all(
+            select(Item.project_id, Item.state, func.count())
+            .where(in_scope, Item.state != ItemState.STAGED)
+            .group_by(Item.project_id, Item.state),
+            select(Item.project_id, literal(_REACHED), func.count())
+            .join(Project, Project.id == Item.project_id)
+            .where(in_scope, Item.state == ItemState.GOLD, Item.n_answers >= Project.overlap)
+            .group_by(Item.project_id),
+        )
     ):
-        by_state[pid][state] = (n, int(n_reached or 0))
+        if state == _REACHED:
+            reached[pid] = n
+        else:
+            by_state[pid][state] = (n, 0)
+    for pid, n in reached.items():
+        by_state[pid][ItemState.GOLD.value] = (by_state[pid][ItemState.GOLD.value][0], n)
 
     # Answers and skips, and a classify answer's label (a column of its own: counting it reads
     # no JSON), from one pass over the current answers.
