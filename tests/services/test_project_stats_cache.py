@@ -8,6 +8,7 @@ every backend; a fake clock stands in for time (no sleeps).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -362,3 +363,23 @@ def test_stale_counts_say_so_over_http_and_on_the_page(
     st.clock.now = taken + 30
     again = client.get(url).json()["stats"]
     assert again["as_of"] is None and again["annotations"] == current["annotations"] + 1
+
+
+def test_concurrent_cold_views_count_once(setup: Setup) -> None:
+    st = setup
+    start = threading.Barrier(6)
+    got: list[ProjectStats] = []
+
+    def view() -> None:
+        start.wait()
+        got.append(_view(st, st.owner))
+
+    with _counting(st.ctx.db) as counted:
+        threads = [threading.Thread(target=view) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    items_counts = [c for c in counted if "FROM items" in c]
+    assert len(items_counts) == 1, counted
+    assert len(got) == 6 and all(g == got[0] for g in got) and got[0] == _fresh(st, st.owner)
