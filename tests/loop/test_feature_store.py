@@ -391,3 +391,31 @@ def test_stored_features_of_a_deleted_item_fit_again(loop: Loop, counted: _Count
     assert bundle is not None and bundle.generation != before.generation
     assert bundle.ids.tolist() == sorted([i for i in loop.ids if i != gone] + new)
     _assert_model_ordered(loop, 2)
+
+
+def test_an_older_item_appearing_as_another_is_deleted_fits_again(loop: Loop, counted: _Counted) -> None:
+    """An import finishing (its staged item has an id below the stored ones') while a stored item is
+    deleted: the count of items up to the last stored id is unchanged, their id checksums are not."""
+    from sqlalchemy import update
+
+    from hitloop.types import ItemState
+
+    before = _trained(loop)
+    texts, _ = make_texts(3, seed=26)
+    [staged] = items.add_items(loop.db, loop.project, loop.user, [ItemIn(text=texts[0])], ItemLimits())
+    with loop.db.write() as s:  # as an unfinished import leaves it
+        s.execute(update(Item).where(Item.id == staged).values(state=ItemState.STAGED.value))
+    counted.texts = 0
+    later, _, result = _add(loop, 2, seed=27)
+    assert later[0] > staged and result["appended"] == 2 and counted.texts == 2
+    gone = loop.ids[30]
+    with loop.db.write() as s:
+        s.execute(delete(Suggestion).where(Suggestion.item_id == gone))
+        s.execute(delete(Item).where(Item.id == gone))
+        s.execute(update(Item).where(Item.id == staged).values(state=ItemState.OPEN.value))
+    counted.texts = 0
+    last, _, result = _add(loop, 1, seed=28)
+    assert result["appended"] is None and result["model_version_id"] == 2 and counted.texts == 63
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None and bundle.generation != before.generation
+    assert bundle.ids.tolist() == sorted([i for i in loop.ids if i != gone] + [staged] + later + last)

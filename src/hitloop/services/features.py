@@ -156,27 +156,57 @@ def featurize_items(ctx: JobContext, project_id: int) -> tuple[FeatureBundle, in
     """:func:`featurize`, and how many rows it appended (None: it fitted the featurizer again)."""
     project = _project(ctx.db, project_id)
     featurizer, key = _featurizer_for(project.modality, project.settings or {})
-    with ctx.db.read() as s:
-        current = s.scalars(
-            select(Item.id).where(Item.project_id == project_id, Item.state != _STAGED).order_by(Item.id)
-        ).all()
-    if not current:
-        raise InputError(f"project {project_id} has no items to featurize", field="project_id")
-    if project.modality not in ("text", "image", "audio"):
-        raise InputError(f"no featurizer for {project.modality} items yet", field="modality")
-    ids = np.asarray(current, dtype=np.int64)
     stored = load_features(ctx.settings, project_id, key)
-    if stored is not None and _appendable(stored, ids) and _same_last_item(ctx.db, stored):
-        appended = _append(ctx, project, stored, ids[len(stored.ids) :])
-        if appended is not None:
-            return appended, len(ids) - len(stored.ids)
+    if stored is not None and project.modality in _FEATURIZED:
+        new_ids = _added_since(ctx.db, project_id, stored)
+        if new_ids is not None and _same_last_item(ctx.db, stored):
+            appended = _append(ctx, project, stored, new_ids)
+            if appended is not None:
+                return appended, len(new_ids)
+    with ctx.db.read() as s:
+        count = s.scalar(select(func.count()).where(Item.project_id == project_id, Item.state != _STAGED))
+    if not count:
+        raise InputError(f"project {project_id} has no items to featurize", field="project_id")
+    if project.modality not in _FEATURIZED:
+        raise InputError(f"no featurizer for {project.modality} items yet", field="modality")
     return _fit_all(ctx, project, featurizer, key), None
 
 
-def _appendable(stored: FeatureBundle, ids: NDArray[np.int64]) -> bool:
-    """True if ``ids`` (sorted) are the stored ids followed by a few more, none deleted or older."""
-    n = len(stored.ids)
-    return n < len(ids) <= stored.fitted_items * (1 + REFIT_GROWTH) and np.array_equal(ids[:n], stored.ids)
+_FEATURIZED = ("text", "image", "audio")
+# Moduli of the id checksums (each term below 2**31: sums of a billion items fit in 64 bits).
+_MOD_SUM, _MOD_SQUARES = 65_521, 2_147_483_647
+
+
+def _added_since(db: Database, project_id: int, stored: FeatureBundle) -> NDArray[np.int64] | None:
+    """The ids of the items added after the stored ones, if only that changed and few enough.
+
+    None when an item of the stored ones is gone or an older one appeared
+    (an import finished after a later addition): the items up to the last
+    stored id must be the stored ones, checked by their count and two sums
+    the database computes (no id is sent over), and there must be new items,
+    at most :data:`REFIT_GROWTH` more than the featurizer was fitted on.
+    """
+    last = int(stored.ids[-1])
+    mine = (Item.project_id == project_id, Item.state != _STAGED)
+    with db.read() as s:
+        count, by_sum, by_squares = s.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(Item.id % _MOD_SUM), 0),
+                func.coalesce(func.sum((Item.id * Item.id) % _MOD_SQUARES), 0),
+            ).where(*mine, Item.id <= last)
+        ).one()
+        limit = int(stored.fitted_items * (1 + REFIT_GROWTH)) - len(stored.ids)
+        new = s.scalars(select(Item.id).where(*mine, Item.id > last).order_by(Item.id).limit(limit + 1)).all()
+    ids = stored.ids
+    same = (
+        int(count) == len(ids)
+        and int(by_sum) == int((ids % _MOD_SUM).sum())
+        and int(by_squares) == int(((ids * ids) % _MOD_SQUARES).sum())
+    )
+    if not same or not 0 < len(new) <= limit:
+        return None
+    return np.asarray(new, dtype=np.int64)
 
 
 def _fingerprint(row: Any) -> str:
