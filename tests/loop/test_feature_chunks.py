@@ -268,3 +268,32 @@ def test_appended_rows_must_follow_and_match_the_stored_ones(store_settings: Set
     with pytest.raises(ValueError, match="3 features, the stored ones 30"):
         feature_store.append_rows(path, bundle, np.array([11], dtype=np.int64), np.zeros((1, 3)), "x")
     assert _files(path) == [path.name]
+
+
+def _buffer(X: Any) -> np.ndarray:
+    return np.asarray(X.data)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_rows_added_in_memory_are_written_after_the_others_without_copying_them(
+    store_settings: Settings, sparse: bool
+) -> None:
+    path, first = _base(store_settings, 200, sparse)
+    second = _append(path, first, 3, sparse)
+    third = _append(path, second, 2, sparse)
+    # The three matrices are views of one set of arrays: an addition copied only its rows.
+    assert np.shares_memory(_buffer(first.X), _buffer(third.X))
+    assert np.shares_memory(_buffer(second.X), _buffer(third.X))
+    np.testing.assert_array_equal(_dense(third.X)[:203], _dense(second.X))
+    np.testing.assert_array_equal(_dense(third.X)[:200], _dense(first.X))
+
+    # Adding to an older matrix again must not write over rows a newer one holds: it copies.
+    other = FeatureBundle(**{**first.__dict__, "X": first.X})
+    branch = feature_store.append_rows(
+        path, other, np.array([201], dtype=np.int64), _rows(500, 1, sparse), "b"
+    )
+    assert not np.shares_memory(_buffer(branch.X), _buffer(third.X))
+    np.testing.assert_array_equal(
+        _dense(third.X)[200:], np.vstack([_dense(_rows(201, 3, sparse)), _dense(_rows(204, 2, sparse))])
+    )
+    np.testing.assert_array_equal(_dense(branch.X)[200:], _dense(_rows(500, 1, sparse)))

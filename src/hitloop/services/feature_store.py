@@ -25,6 +25,7 @@ import re
 import tempfile
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,105 @@ def _read_base(path: Path, key: str) -> FeatureBundle:
     )
 
 
+class _Spare:
+    """A feature matrix's arrays with room after its last row, so rows can be added without a copy.
+
+    The matrix is a view of the first ``rows`` rows. Only the newest matrix
+    made from these arrays may grow them in place (it writes after its own
+    last row, which no older view sees); any other gets a copy with room.
+    """
+
+    def __init__(self, X: Any, part: Any) -> None:
+        """Arrays for ``X`` and ``part`` and room to spare, holding ``X``'s rows (see :meth:`start`)."""
+        rows = X.shape[0] + part.shape[0]
+        self.cols = X.shape[1]
+        self.lock = threading.Lock()
+        self.rows = 0
+        self.nnz = 0
+        if sp.issparse(X):
+            nnz = X.nnz + part.nnz
+            index = np.int64 if int(nnz * _ROOM) + 1 >= np.iinfo(np.int32).max else np.int32
+            self.data = np.empty(int(nnz * _ROOM) + 1, dtype=X.dtype)
+            self.indices: NDArray[Any] | None = np.empty(len(self.data), dtype=index)
+            self.indptr: NDArray[Any] | None = np.zeros(int(rows * _ROOM) + 2, dtype=index)
+        else:
+            self.data = np.empty((int(rows * _ROOM) + 1, self.cols), dtype=X.dtype)
+            self.indices = self.indptr = None
+        self.view: weakref.ref[Any] | None = None
+
+    def start(self, X: Any, part: Any) -> Any:
+        """Copy ``X`` and ``part`` in: the matrix of both, now the newest view."""
+        self._put(X)
+        grown = self._put(part)
+        self.view = weakref.ref(grown)
+        return grown
+
+    def _fits(self, part: Any) -> bool:
+        rows = self.rows + int(part.shape[0])
+        if self.indptr is None:
+            return rows <= len(self.data)
+        return rows + 1 <= len(self.indptr) and self.nnz + int(part.nnz) <= len(self.data)
+
+    def _put(self, part: Any) -> Any:
+        """Write ``part``'s rows after the last ones; the matrix of every row so far."""
+        k = part.shape[0]
+        if self.indptr is None:
+            self.data[self.rows : self.rows + k] = part
+            self.rows += k
+            return self.data[: self.rows]
+        assert self.indices is not None
+        part = sp.csr_matrix(part)
+        self.data[self.nnz : self.nnz + part.nnz] = part.data
+        self.indices[self.nnz : self.nnz + part.nnz] = part.indices
+        self.indptr[self.rows + 1 : self.rows + k + 1] = part.indptr[1:] + self.nnz
+        self.rows += k
+        self.nnz += part.nnz
+        shape = (self.rows, self.cols)
+        arrays = (self.data[: self.nnz], self.indices[: self.nnz], self.indptr[: self.rows + 1])
+        return sp.csr_matrix(arrays, shape=shape, copy=False)
+
+    def grow(self, X: Any, part: Any) -> Any | None:
+        """``X`` with ``part`` below, in place if ``X`` is the newest view and there is room; else None."""
+        with self.lock:
+            if self.view is None or X is not self.view() or not self._fits(part):
+                return None
+            grown = self._put(part)
+            self.view = weakref.ref(grown)
+            return grown
+
+
+# Room a matrix gets when rows are first added to it: a refit comes at 20% more items.
+_ROOM = 1.25
+_spares: dict[int, _Spare] = {}  # id of the newest view -> its arrays, while that view lives
+_spares_lock = threading.Lock()
+
+
 def _stacked(X: Any, part: Any) -> Any:
-    """``X`` with the rows of ``part`` below, in ``X``'s kind and dtype."""
-    if sp.issparse(X):
-        return sp.vstack([X, sp.csr_matrix(part, dtype=X.dtype)], format="csr")
-    X = np.asarray(X)
-    return np.vstack([X, np.asarray(part, dtype=X.dtype)])
+    """``X`` with the rows of ``part`` below (``part`` already of ``X``'s kind and dtype).
+
+    The first addition copies ``X`` into arrays with room to spare; later
+    ones write after the last row (amortized: only the new rows are copied).
+    """
+    with _spares_lock:
+        spare = _spares.get(id(X))
+    grown = spare.grow(X, part) if spare is not None else None
+    if spare is None or grown is None:
+        spare = _Spare(X, part)
+        grown = spare.start(X, part)
+    with _spares_lock:
+        _spares[id(grown)] = spare
+    weakref.finalize(grown, _forget_spare, id(grown))
+    return grown
+
+
+def _with_room(X: Any) -> Any:
+    """``X`` copied into arrays with room for the rows of later additions."""
+    return _stacked(X, X[:0])
+
+
+def _forget_spare(key: int) -> None:
+    with _spares_lock:
+        _spares.pop(key, None)
 
 
 def _with_chunk(bundle: FeatureBundle, chunk: dict[str, Any]) -> FeatureBundle | None:
@@ -232,6 +326,8 @@ def save_base(path: Path, bundle: FeatureBundle) -> FeatureBundle:
     for base, _, name in _chunk_files(path, stored.key):
         if base != stored.base:
             (path.parent / name).unlink(missing_ok=True)
+    # This process is the one likely to add rows next: the first addition then copies nothing.
+    stored = replace(stored, X=_with_room(stored.X))
     with _cache_lock:
         _cache[int(path.parent.name)] = _Cached(path, _stamp(path), stored)
     return stored
