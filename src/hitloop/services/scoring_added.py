@@ -108,7 +108,8 @@ def forget(project_id: int) -> None:
         _scored.pop(project_id, None)
 
 
-_PRIORITIES = Statement("SELECT id, priority FROM items WHERE project_id = :p AND id IN ({ids})")
+# By primary key alone: with project_id in the WHERE, SQLite walks the project's queue index.
+_PRIORITIES = Statement("SELECT id, priority, project_id FROM items WHERE id IN ({ids})")
 _PRIORITY = Statement("UPDATE items SET priority = ? WHERE id = ?")
 _READ_BATCH = 500
 
@@ -120,8 +121,8 @@ def _priorities(ctx: JobContext, project_id: int, ids: list[int]) -> dict[int, f
         for k in range(0, len(ids), _READ_BATCH):
             part = ids[k : k + _READ_BATCH]
             query = Statement(_PRIORITIES.sql.replace("{ids}", ", ".join(f":i{j}" for j in range(len(part)))))
-            params: dict[str, Any] = {"p": project_id, **{f"i{j}": v for j, v in enumerate(part)}}
-            out.update((int(i), float(p)) for i, p in query.run(conn, params).all())
+            params: dict[str, Any] = {f"i{j}": v for j, v in enumerate(part)}
+            out.update((int(i), float(p)) for i, p, of in query.run(conn, params).all() if of == project_id)
     return out
 
 
