@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ from hitloop.services import (
     policy,
     project_stats,
     projects,
+    queue,
     review,
     team,
 )
@@ -383,3 +385,17 @@ def test_concurrent_cold_views_count_once(setup: Setup) -> None:
     items_counts = [c for c in counted if "FROM items" in c]
     assert len(items_counts) == 1, counted
     assert len(got) == 6 and all(g == got[0] for g in got) and got[0] == _fresh(st, st.owner)
+
+
+def test_leases_change_no_count_so_the_kept_counts_stay_exact(setup: Setup) -> None:
+    """Leasing, releasing and sweeping items move no state: they change no count either."""
+    st = setup
+    db = st.ctx.db
+    before = {who.username: _view(st, who) for who in (st.owner, st.ann)}
+    got = queue.next_items(db, st.pid, st.bob.id, count=3, lease_seconds=1)
+    assert got
+    assert queue.sweep_expired_leases(db, st.pid, now=time.time() + 3600) > 0
+    queue.next_items(db, st.pid, st.ann.id, count=2)
+    queue.release_items(db, st.pid, st.ann.id, [i.id for i in got])
+    for who in (st.owner, st.ann):
+        assert _view(st, who) == before[who.username] == _fresh(st, who), who.username
