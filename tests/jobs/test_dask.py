@@ -62,6 +62,19 @@ def test_featurize_and_scoring_chunks_run_on_the_workers(
         assert trained.state == "done", trained.error
         # Three prediction chunks, two explanation chunks (the 40 unlabeled items).
         assert trained.result["chunks"] == 5 and trained.result["accuracy"] >= 0.8
+        # Items added: the workers transform them (one chunk) and the model scores them alone
+        # (one chunk); the train job's suggestions stay as written.
+        from hitloop.schemas import ItemIn
+        from hitloop.services import items
+        from hitloop.services.items import ItemLimits
+        from tests.loop.conftest import make_texts
+
+        texts, _ = make_texts(3, seed=41)
+        items.add_items(db, loop.project, loop.user, [ItemIn(text=t) for t in texts], ItemLimits())
+        [added] = loop.run_jobs()
+        assert added.kind == "featurize" and added.state == "done", added.error
+        assert added.result["executor"] == "dask" and added.result["chunks"] == 2
+        assert added.result["appended"] == 3 and added.result["only_added"] is True
     finally:
         runner.mapper.close()
 
@@ -72,7 +85,7 @@ def test_featurize_and_scoring_chunks_run_on_the_workers(
 
     with db.read() as s:
         on_dask = dict(s.execute(select(Suggestion.item_id, Suggestion.label)).all())
-    assert len(on_dask) == 40
+    assert len(on_dask) == 43
     local = JobRunner(db, settings, builtin_jobs())
     loop.runner = local
     records.create(db, "score", project_id=loop.project)
