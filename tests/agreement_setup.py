@@ -39,7 +39,12 @@ def submit(ctx: Any, user_id: int, item_id: int, value: dict[str, Any]) -> None:
 
 
 def count_computations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The project ids the real agreement computation runs for (it still runs: this only counts)."""
+    """The project ids the real agreement computation runs for (it still runs: this only counts).
+
+    The cache's clock stands still meanwhile, so no result is computed once more to settle
+    (:class:`~hitloop.services.state_cache.StateCache`) however slowly the test runs.
+    """
+    monkeypatch.setattr(agreement._CACHE, "clock", lambda: 1_000_000.0)
     calls: list[int] = []
     real = agreement._compute
 

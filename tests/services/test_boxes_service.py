@@ -160,6 +160,7 @@ def test_quality_is_computed_once_per_change_not_per_view(
         return real(db, project_id, threshold)
 
     monkeypatch.setattr(boxes, "_compute_quality", counting)
+    monkeypatch.setattr(boxes._QUALITY_CACHE, "clock", lambda: 1_000_000.0)  # nothing settles meanwhile
     user, pid = boxes_project(db)
     other = auth.create_user(db, "bob", "bob-password").id
     projects_row_overlap(db, pid, 2)

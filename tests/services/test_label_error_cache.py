@@ -25,6 +25,9 @@ def test_views_reuse_the_ranking_until_an_answer_or_review_changes_it(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(label_error_queue, "out_of_fold_proba", counted)
+    # Time stands still: however long cross-validating takes here, no kept ranking is old
+    # enough to be computed once more to settle (test_state_cache_settle.py tests that).
+    monkeypatch.setattr(label_error_queue._CACHE, "clock", lambda: 1_000_000.0)
     project_id, flipped = flipped_topics(ctx, team["rita"], team["alice"])
 
     first = label_error_queue.label_error_queue(ctx.db, media, project_id, limit=1)

@@ -151,7 +151,7 @@ def test_a_repeated_view_is_the_kept_one_and_exact(setup: Setup) -> None:
     with _counting(st.ctx.db) as counted:
         again = _view(st, st.owner)
     assert counted == [] and again == first == _fresh(st, st.owner)
-    st.clock.now += project_stats.SETTLE_S  # counted once more when the state held that long ...
+    st.clock.now += project_stats._CACHE.settle_s  # counted once more when the state held that long ...
     with _counting(st.ctx.db) as counted:
         assert _view(st, st.owner) == first
     assert counted
@@ -177,7 +177,7 @@ def test_an_answer_committed_out_of_id_order_is_counted_once_the_state_settles(s
     add_answer(5_000, st.item_ids[7])  # the newest answer id, the state, stays 10,000
     st.clock.now += 1
     assert _view(st, st.owner) == counted  # (the one-short window)
-    st.clock.now += project_stats.SETTLE_S
+    st.clock.now += project_stats._CACHE.settle_s
     settled = _view(st, st.owner)
     assert settled.annotations == counted.annotations + 1 and settled == _fresh(st, st.owner)
 

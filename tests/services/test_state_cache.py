@@ -1,4 +1,5 @@
-"""StateCache: kept while the state holds, computed once under concurrent views, bounded, copies out."""
+"""StateCache: kept while the state holds (computed once more when it held settle_s), computed once
+under concurrent views, bounded, copies out."""
 
 from __future__ import annotations
 
@@ -62,3 +63,31 @@ def test_databases_are_kept_apart(db: Database, tmp_path: Any) -> None:
     assert cache.get(other, 1, "s", lambda: "theirs") == "theirs"
     assert cache.get(db, 1, "s", lambda: "again") == "mine"
     other.dispose()
+
+
+def test_a_state_that_held_settle_s_is_computed_once_more_then_settled(db: Database) -> None:
+    now = [1_000_000.0]
+    cache: StateCache[int] = StateCache(clock=lambda: now[0], settle_s=5.0)
+    made: list[int] = []
+
+    def compute() -> int:
+        made.append(1)
+        return len(made)
+
+    assert cache.get(db, 1, "s", compute) == 1
+    now[0] += 4.9  # younger than settle_s: kept
+    assert cache.get(db, 1, "s", compute) == 1
+    now[0] += 0.1  # the state held settle_s: computed once more, then settled
+    assert cache.get(db, 1, "s", compute) == 2
+    kept = cache.find(db, 1)
+    assert kept is not None and kept.settled
+    now[0] += 3600
+    assert cache.get(db, 1, "s", compute) == 2 and len(made) == 2
+    assert cache.get(db, 1, "t", compute) == 3  # a new state starts unsettled
+    kept = cache.find(db, 1)
+    assert kept is not None and not kept.settled
+    # A result kept again sooner than settle_s after the last one (another caller's keep)
+    # does not settle: it is computed once more settle_s after its own time.
+    cache.keep(db, 1, "t", 4, now[0] + 1, 0.0)
+    kept = cache.find(db, 1)
+    assert kept is not None and not kept.settled and kept.value == 4

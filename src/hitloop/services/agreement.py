@@ -11,7 +11,9 @@ project page shows as "not enough data".
 The project page and ``GET /api/projects/{id}/agreement`` show this on every
 view, so a result is kept per database and project until a new answer, an
 edit, a review or another audited change moves the project's state
-(:func:`hitloop.services.state_cache.answer_state`: two index seeks per view).
+(:func:`hitloop.services.state_cache.answer_state`: two index seeks per view), and
+computed once more when that state has held for a few seconds (an answer committed
+out of id order on PostgreSQL does not move it: :class:`~hitloop.services.state_cache.StateCache`).
 The MASI α grows with the square of the number of distinct label sets; past
 :data:`MASI_MAX_SETS` of them it is computed on a deterministic sample of items
 (``krippendorff_alpha_items`` in the result says how many).

@@ -318,6 +318,8 @@ def box_quality(db: Database, project_id: int, *, threshold: float = 0.5) -> dic
     The project page shows this on every view, so the result is kept until an
     answer, a review, a face job or another audited change moves the project's
     state (:func:`_quality_state`); a view in between costs three index lookups.
+    A result whose state has held for a few seconds is computed once more (an
+    answer committed out of id order on PostgreSQL leaves the state as it was).
     """
     with db.read() as s:
         _boxes_project(s, project_id)

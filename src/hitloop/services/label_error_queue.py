@@ -12,6 +12,8 @@ low probability are listed first (self-confidence ranking, Northcutt et al.
 The ranking is computed once per change of the project's answers or reviews
 (:mod:`hitloop.services.state_cache`): paging through the queue, or a second
 reviewer opening it, reads the kept ranking instead of cross-validating again.
+A ranking whose state has held for a few seconds is computed once more (an answer
+committed out of id order on PostgreSQL leaves the state as it was).
 """
 
 from __future__ import annotations

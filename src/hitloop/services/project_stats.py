@@ -16,7 +16,9 @@ moved are then still served while younger than :meth:`Staleness.max_age` of
 their counting time (max(1 s, 10x), at most 30 s; never for counts of fewer than
 50,000 items and answers, which are always recounted), so counting a big project
 takes at most about a tenth of a core per scope however many people look at it;
-such counts carry ``as_of``, the time they were taken.
+such counts carry ``as_of``, the time they were taken. Counts whose state held are
+counted once more after :data:`~hitloop.services.state_cache.SETTLE_S` (an answer
+committed out of id order on PostgreSQL), as every ``StateCache`` result is.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,11 +64,6 @@ class Staleness:
 
 
 STALENESS = Staleness()
-# On PostgreSQL answers commit out of id order: one with a lower id than the newest may
-# commit just after a count, leaving the state as it was and the kept counts one short.
-# Kept counts whose state held this long are counted once more (then settled), so they
-# end exact once the transactions running at the first count have ended.
-SETTLE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,6 @@ class _Counts:
     skipped: int
     annotations: int
     chosen: tuple[tuple[str, int], ...]  # (label, count), a label may repeat
-    settled: bool = False  # counted again SETTLE_S or more after the same state was first counted
 
     @property
     def rows(self) -> int:
@@ -118,11 +114,8 @@ def project_stats_of(
                 counted = _count(s, stale, gold_seen_in, own_only, viewer)
                 cost = time.perf_counter() - start
                 for r in stale:
-                    before = _CACHE.find(db, keys[r.id])
-                    settled = before is not None and before.state == states.get(r.id)
-                    value = replace(counted[r.id], settled=settled)
-                    _CACHE.keep(db, keys[r.id], states.get(r.id), value, at, cost)
-                    found[r.id] = (value, None)
+                    _CACHE.keep(db, keys[r.id], states.get(r.id), counted[r.id], at, cost)
+                    found[r.id] = (counted[r.id], None)
     return {r.id: _stats(r, *found[r.id]) for r in rows}
 
 
@@ -136,8 +129,8 @@ def _usable(
         kept: Kept[_Counts] | None = _CACHE.find(db, key)
         if kept is None:
             continue
-        if kept.state == states.get(pid):
-            if kept.value.settled or now - kept.at < SETTLE_S:
+        if kept.state == states.get(pid):  # exact, unless its state held long enough to count again
+            if _CACHE.current(kept, states.get(pid)):
                 out[pid] = (kept.value, None)
         elif now - kept.at < STALENESS.max_age(kept.cost, kept.value.rows):
             out[pid] = (kept.value, kept.at)

@@ -8,11 +8,20 @@ that any change to the inputs moves. A view whose state matches gets a copy of
 the kept result; concurrent views of the same key on a cold cache wait for one
 computation instead of each running their own.
 
+On PostgreSQL answers commit out of id order: one whose id is below the newest
+may commit just after a computation, leaving the state as it was and the kept
+result one answer short. A kept result whose state has held for ``settle_s``
+(:data:`SETTLE_S`) is therefore computed once more and then kept as settled
+(:attr:`Kept.settled`): exact once the transactions running at its first
+computation have ended. Until then a view may get the result without the late
+answer.
+
 Callers that look up many keys at once (the project list) use :meth:`StateCache.find`,
-:meth:`StateCache.computing` and :meth:`StateCache.keep` around a computation of
-their own; each kept result records when it was computed and how long that took
-(:class:`Kept`), so a caller may also serve a result whose state has moved while it
-is young enough (the project stats do, under continuous labeling).
+:meth:`StateCache.current`, :meth:`StateCache.computing` and :meth:`StateCache.keep`
+around a computation of their own (``keep`` settles as ``get`` does); each kept
+result records when it was computed and how long that took (:class:`Kept`), so a
+caller may also serve a result whose state has moved while it is young enough (the
+project stats do, under continuous labeling).
 """
 
 from __future__ import annotations
@@ -31,9 +40,13 @@ from sqlalchemy import Table, func, select
 from hitloop.db.engine import Database
 from hitloop.db.tables import Annotation, Event, Project
 
-__all__ = ["Kept", "StateCache", "answer_state", "answer_states"]
+__all__ = ["SETTLE_S", "Kept", "StateCache", "answer_state", "answer_states"]
 
 T = TypeVar("T")
+
+# Seconds a kept result's state must hold before its one more computation: longer than the
+# write transactions that insert answers run (each a few statements).
+SETTLE_S = 5.0
 
 annotations_t = cast(Table, Annotation.__table__)
 events_t = cast(Table, Event.__table__)
@@ -74,12 +87,16 @@ def answer_states(s: Any, project_ids: Collection[int]) -> dict[int, tuple[Any, 
 
 @dataclass(frozen=True)
 class Kept(Generic[T]):
-    """A kept result: the state it came from, when (``at``, the cache's clock), its cost in seconds."""
+    """A kept result: the state it came from, when (``at``, the cache's clock), its cost in seconds.
+
+    ``settled``: computed again ``settle_s`` or more after a result of the same state was.
+    """
 
     state: Hashable
     value: T
     at: float
     cost: float
+    settled: bool = False
 
 
 class StateCache(Generic[T]):
@@ -88,12 +105,16 @@ class StateCache(Generic[T]):
     At most ``entries`` keys per database (the least recently computed goes
     first). :meth:`get` gives callers a deep copy, so changing it changes
     nothing kept. ``clock`` (UNIX seconds) stamps each kept result; tests pass
-    a clock of their own.
+    a clock of their own. ``settle_s``: how long a state must hold before its
+    result is computed once more (see the module docstring).
     """
 
-    def __init__(self, entries: int = 256, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, entries: int = 256, clock: Callable[[], float] = time.time, settle_s: float = SETTLE_S
+    ) -> None:
         self.entries = entries
         self.clock = clock
+        self.settle_s = settle_s
         self._kept: weakref.WeakKeyDictionary[Database, dict[Hashable, Kept[T]]] = weakref.WeakKeyDictionary()
         self._computing: weakref.WeakKeyDictionary[Database, dict[Hashable, threading.Lock]] = (
             weakref.WeakKeyDictionary()
@@ -102,9 +123,14 @@ class StateCache(Generic[T]):
 
     def _hit(self, db: Database, key: Hashable, state: Hashable) -> tuple[bool, T | None]:
         hit = self.find(db, key)
-        if hit is not None and hit.state == state:
+        if hit is not None and self.current(hit, state):
             return True, copy.deepcopy(hit.value)
         return False, None
+
+    def current(self, kept: Kept[T], state: Hashable) -> bool:
+        """Whether ``kept`` may be served as the result of ``state``: computed from it, and
+        settled or younger than ``settle_s`` (else it is computed once more)."""
+        return kept.state == state and (kept.settled or self.clock() - kept.at < self.settle_s)
 
     def find(self, db: Database, key: Hashable) -> Kept[T] | None:
         """What is kept for ``key``, whatever its state (not a copy: treat it as read-only)."""
@@ -112,11 +138,15 @@ class StateCache(Generic[T]):
             return self._kept.get(db, {}).get(key)
 
     def keep(self, db: Database, key: Hashable, state: Hashable, value: T, at: float, cost: float) -> None:
-        """Keep ``value``, computed from ``state`` at ``at`` in ``cost`` seconds, for ``key``."""
+        """Keep ``value``, computed from ``state`` at ``at`` in ``cost`` seconds, for ``key``.
+
+        Settled when a result of the same state was kept ``settle_s`` or more before ``at``.
+        """
         with self._lock:
             kept = self._kept.setdefault(db, {})
-            kept.pop(key, None)
-            kept[key] = Kept(state, value, at, cost)
+            before = kept.pop(key, None)
+            settled = before is not None and before.state == state and at - before.at >= self.settle_s
+            kept[key] = Kept(state, value, at, cost, settled)
             while len(kept) > self.entries:
                 oldest = next(iter(kept))
                 del kept[oldest]
@@ -140,7 +170,7 @@ class StateCache(Generic[T]):
             yield
 
     def get(self, db: Database, key: Hashable, state: Hashable, compute: Callable[[], T]) -> T:
-        """The kept result for ``key`` if it was computed from ``state``, else ``compute()`` (then kept).
+        """The kept result for ``key`` if it is :meth:`current` for ``state``, else ``compute()`` (then kept).
 
         Read ``state`` before the inputs ``compute`` reads: an answer landing in
         between is then in the result but not in the state, so the next view
