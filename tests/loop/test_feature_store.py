@@ -419,3 +419,33 @@ def test_an_older_item_appearing_as_another_is_deleted_fits_again(loop: Loop, co
     bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
     assert bundle is not None and bundle.generation != before.generation
     assert bundle.ids.tolist() == sorted([i for i in loop.ids if i != gone] + [staged] + later + last)
+
+
+def test_items_with_ids_past_two_billion_are_appended(loop: Loop, counted: _Counted) -> None:
+    """The stored ids' checksums (id squared) must not overflow PostgreSQL's 32-bit ids."""
+    from sqlalchemy import text
+
+    from hitloop.types import ItemState
+
+    _trained(loop)
+    big = 2_000_000_000
+    with loop.db.write() as s:
+        if loop.db.is_sqlite:  # the next id is one past the highest: a staged (invisible) item there
+            s.add(
+                Item(
+                    id=big - 1,
+                    project_id=loop.project,
+                    text="x",
+                    state=ItemState.STAGED.value,
+                    created_at=0.0,
+                )
+            )
+        else:
+            s.execute(text("SELECT setval(pg_get_serial_sequence('items', 'id'), :v)"), {"v": big - 1})
+    first, _, result = _add(loop, 3, seed=29)
+    assert min(first) >= big and result["appended"] == 3
+    counted.texts = 0
+    second, _, result = _add(loop, 2, seed=30)  # the check now sums squares of ids past 2e9
+    assert result["appended"] == 2 and result["only_added"] is True and counted.texts == 2
+    bundle = feature_service.up_to_date(loop.db, loop.settings, loop.project)
+    assert bundle is not None and bundle.ids[-5:].tolist() == first + second

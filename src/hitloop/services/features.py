@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from hitloop.db.engine import Database
 from hitloop.db.tables import Item, Project
@@ -188,12 +188,13 @@ def _added_since(db: Database, project_id: int, stored: FeatureBundle) -> NDArra
     """
     last = int(stored.ids[-1])
     mine = (Item.project_id == project_id, Item.state != _STAGED)
+    wide = cast(Item.id, BigInteger)  # PostgreSQL's ids are 32-bit: their squares are not
     with db.read() as s:
         count, by_sum, by_squares = s.execute(
             select(
                 func.count(),
-                func.coalesce(func.sum(Item.id % _MOD_SUM), 0),
-                func.coalesce(func.sum((Item.id * Item.id) % _MOD_SQUARES), 0),
+                func.coalesce(func.sum(wide % _MOD_SUM), 0),
+                func.coalesce(func.sum((wide * wide) % _MOD_SQUARES), 0),
             ).where(*mine, Item.id <= last)
         ).one()
         limit = int(stored.fitted_items * (1 + REFIT_GROWTH)) - len(stored.ids)
