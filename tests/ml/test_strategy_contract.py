@@ -148,15 +148,23 @@ def test_bad_parameters_are_reported_at_call_time(ten_classes: Case) -> None:
         make_strategy("qbc-vote-entropy", measure="loudness").select(_pool(ten_classes), 3)
 
 
-@pytest.mark.parametrize("name", NAMES)
+# The strategies that declare themselves pointwise (the others score jointly; the loop rescores
+# the whole pool for them). There must be some: the loop's scoring of added items relies on them.
+POINTWISE = [name for name in NAMES if make_strategy(name).pointwise]
+
+
+def test_the_margin_family_is_pointwise() -> None:
+    assert {"margin", "entropy", "least-confidence", "diverse-margin", "cover-margin"} <= set(POINTWISE)
+    assert "random" not in POINTWISE and "density-margin" not in POINTWISE
+
+
+@pytest.mark.parametrize("name", POINTWISE)
 def test_a_pointwise_strategy_scores_items_alone_as_in_the_whole_pool(name: str, case: Case) -> None:
     """``pointwise`` strategies: a few items scored in a pool of their own get their whole-pool scores.
 
     The loop relies on it to score only the items added since the last scoring.
     """
     strategy = make_strategy(name)
-    if not strategy.pointwise:
-        pytest.skip(f"{name} scores items jointly; the loop rescores the whole pool for it")
     whole = strategy.score(_pool(case), random_state=3)
     some = np.setdiff1d(np.arange(len(case.y)), case.labeled)[[0, 3, 7]]
     alone = strategy.score(Pool(case.X[some], learner=case.learner), random_state=11)
