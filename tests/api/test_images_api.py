@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import sys
 import time
 import zlib
 from typing import Any
@@ -183,3 +184,43 @@ def test_the_faces_job_can_be_queued_over_http(api: Any, ctx: AppContext) -> Non
     assert r.json()["args"] == args
     job = wait(ctx, r.json()["id"])
     assert job.state == "done" and job.result is not None and job.result["items"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"kind": "faces", "args": {"label": "cat"}}, "args.label", "'cat' is not a label of project"),
+        ({"kind": "faces", "args": {"params": {"blur": 3}}}, "args.params.blur", "unknown detector"),
+        ({"kind": "faces", "args": {"params": {"scale_factor": 0.5}}}, "args.params", "scale_factor"),
+    ],
+)
+def test_a_faces_job_with_a_wrong_label_or_detector_setting_is_refused_when_asked_for(
+    api: Any, ctx: AppContext, body: dict[str, Any], field: str, words: str
+) -> None:
+    project = boxes_project(api, labels=["face", "person"])
+    before = api.get(f"/api/projects/{project}/jobs").json()
+    r = api.post(f"/api/projects/{project}/jobs", json=body)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["field"] == field and words in error["message"]
+    assert api.get(f"/api/projects/{project}/jobs").json() == before  # nothing queued
+
+
+def test_a_faces_job_on_a_project_that_is_not_boxes_is_refused_when_asked_for(api: Any) -> None:
+    r = api.post("/api/projects", json={"name": "c", "labels": ["a"], "modality": "image"})
+    project = r.json()["id"]
+    r = api.post(f"/api/projects/{project}/jobs", json={"kind": "faces"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "project_id" and "not boxes" in r.json()["error"]["message"]
+
+
+def test_a_faces_job_without_opencv_is_refused_when_asked_for(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = boxes_project(api)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # as on an install without the images extra
+    r = api.post(f"/api/projects/{project}/jobs", json={"kind": "faces"})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["field"] == "kind" and "pip install 'hitloop[images]'" in error["message"]
+    assert api.get(f"/api/projects/{project}/jobs").json() == []

@@ -26,6 +26,7 @@ from hitloop.types import ItemState, TaskType
 
 __all__ = [
     "box_quality",
+    "check_faces_request",
     "export_coco",
     "faces_job",
     "get_suggestion",
@@ -80,6 +81,34 @@ def _write_suggestions(
 # ---- face suggestions --------------------------------------------------------
 
 
+def check_faces_request(
+    db: Database, project_id: int, *, label: str | None = None, params: dict[str, Any] | None = None
+) -> tuple[Any, str]:
+    """The detector and face label of a faces run, or the InputError that names what is wrong.
+
+    Called when the job is asked for (so a wrong label or detector setting is a 4xx
+    and queues nothing) and again when it runs. ``label`` defaults to ``face`` if the
+    project has it, else its first label.
+    """
+    from hitloop.ml.faces import FaceDetector
+
+    with db.read() as s:
+        labels = list(_boxes_project(s, project_id).labels)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(FaceDetector().get_params()))
+    if unknown:
+        raise InputError(f"unknown detector parameter {unknown[0]!r}", field=f"params.{unknown[0]}")
+    detector = FaceDetector(**params)
+    try:
+        detector.detect(np.zeros((32, 32), dtype=np.uint8))  # checks the parameters
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"bad detector parameters: {exc}", field="params") from None
+    face = label if label is not None else ("face" if "face" in labels else labels[0])
+    if face not in labels:
+        raise InputError(f"{face!r} is not a label of project {project_id}", field="label")
+    return detector, face
+
+
 def suggest_faces(
     db: Database,
     store: MediaStore,
@@ -98,20 +127,8 @@ def suggest_faces(
     suggestion are skipped unless ``redo``. Returns ``{"items", "boxes"}``.
     ``cancelled`` is called between batches and may raise to stop.
     """
-    from hitloop.ml.faces import FaceDetector
-
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(FaceDetector().get_params()))
-    if unknown:
-        raise InputError(f"unknown detector parameter {unknown[0]!r}", field=f"params.{unknown[0]}")
-    detector = FaceDetector(**params)
-    try:
-        detector.detect(np.zeros((32, 32), dtype=np.uint8))  # checks the parameters
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"bad detector parameters: {exc}", field="params") from None
+    detector, face = check_faces_request(db, project_id, label=label, params=params)
     with db.read() as s:
-        project = _boxes_project(s, project_id)
-        labels = list(project.labels)
         query = (
             select(items_t.c.id, items_t.c.media_sha256)
             .where(
@@ -125,9 +142,6 @@ def suggest_faces(
             has = select(suggestions_t.c.item_id).where(suggestions_t.c.item_id == items_t.c.id).exists()
             query = query.where(~has)
         todo = [(int(r.id), str(r.media_sha256)) for r in s.execute(query)]
-    face = label if label is not None else ("face" if "face" in labels else labels[0])
-    if face not in labels:
-        raise InputError(f"{face!r} is not a label of project {project_id}", field="label")
     explanation = {"source": "faces", "detector": detector.get_params()}
     total_boxes = 0
     for start in range(0, len(todo), _BATCH):

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from hitloop.db.engine import Database
-from hitloop.errors import ConflictError, InputError
+from hitloop.errors import ConflictError, InputError, MissingExtraError
 from hitloop.jobs import JobRegistry, records
 from hitloop.schemas import JobOut
 from hitloop.services.audit import record_job_event
-from hitloop.services.boxes import faces_job
+from hitloop.services.boxes import check_faces_request, faces_job
 from hitloop.services.features import featurize_job
 from hitloop.services.scoring import score_job
 from hitloop.services.speech import transcribe_job
@@ -67,6 +67,14 @@ def request_job(
         raise InputError(f"unknown job kind {kind!r}; known: {', '.join(ON_DEMAND)}", field="kind")
     args = args or {}
     _check_args(kind, args)
+    if kind == "faces":  # the project's label and the detector's settings, before anything is queued
+        try:
+            check_faces_request(db, project_id, label=args.get("label"), params=args.get("params"))
+        except MissingExtraError as exc:
+            raise InputError(f"this server cannot detect faces: {exc}", field="kind") from None
+        except InputError as exc:
+            field = exc.field if exc.field in (None, "project_id") else f"args.{exc.field}"
+            raise InputError(exc.message, field=field) from None
     return records.create(
         db, kind, project_id=project_id, args=args, user_id=user_id, on_change=audit_job("request", user_id)
     )
