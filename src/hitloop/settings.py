@@ -77,11 +77,12 @@ class Settings(BaseSettings):
     )
     job_threads: int = Field(
         default=2,
-        ge=1,
+        ge=0,
         le=64,
         description=(
             "Threads in the server process that run background jobs (featurize, train, score);"
-            " jobs of one project always run one at a time."
+            " jobs of one project always run one at a time. 0: the server runs no jobs, and"
+            " `hitloop worker` processes run them."
         ),
     )
     dask_scheduler: str | None = Field(

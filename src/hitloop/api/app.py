@@ -32,9 +32,11 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
 
         ctx.db.upgrade()
         cleanup_interrupted_imports(ctx.db)
-        # Background jobs (featurize, train, score) run on threads of this process.
-        runner = JobRunner(ctx.db, ctx.settings, builtin_jobs())
-        runner.start()
+        # Background jobs (featurize, train, score) run on threads of this process, unless
+        # job_threads is 0: then they wait in the database for a `hitloop worker` process.
+        runner = JobRunner(ctx.db, ctx.settings, builtin_jobs()) if ctx.settings.job_threads else None
+        if runner is not None:
+            runner.start()
         app.state.jobs = runner
         # Everything loaded so far (the app, SQLAlchemy, numpy, scikit-learn: ~200k objects) lives
         # as long as the process. Frozen, the collector stops walking it: a full collection
@@ -44,7 +46,8 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             yield
         finally:
             gc.unfreeze()  # collectable again (tests start and stop many apps in one process)
-            runner.stop()
+            if runner is not None:
+                runner.stop()
             ctx.db.dispose()
 
     app = FastAPI(

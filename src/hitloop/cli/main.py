@@ -17,6 +17,7 @@ from hitloop.cli.simulate import simulate_command
 from hitloop.cli.speech import transcribe
 from hitloop.cli.transfer import export_annotations, import_items
 from hitloop.cli.users import tokens, users
+from hitloop.cli.worker import worker
 
 __all__ = ["cli", "main"]
 
@@ -41,6 +42,7 @@ for command in (members, team, gold):
 cli.add_command(consensus)
 cli.add_command(train)
 cli.add_command(jobs)
+cli.add_command(worker)
 cli.add_command(faces)
 cli.add_command(coco)
 cli.add_command(dicom)

@@ -1,7 +1,8 @@
 """Background jobs: records on the ``jobs`` table plus an executor (DESIGN §4.4).
 
 :mod:`.records` creates, claims and ends job rows; :mod:`.registry` names the
-job kinds; :mod:`.runner` runs them on threads in the server process, with
+job kinds; :mod:`.runner` runs them on threads in the server process (or in
+``hitloop worker`` processes), with
 chunked work on a Dask cluster when ``HITLOOP_DASK_SCHEDULER`` is set
 (:mod:`.chunks`).
 """

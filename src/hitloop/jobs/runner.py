@@ -1,7 +1,8 @@
 """The executor: threads in this process that claim queued jobs and run them.
 
 Nothing to start by hand: the server starts a runner with the app and stops
-it on shutdown. Chunked work inside a job (featurizing, pool scoring) runs in
+it on shutdown (unless ``job_threads`` is 0), and ``hitloop worker`` runs one
+in a process of its own. Chunked work inside a job (featurizing, pool scoring) runs in
 the job's thread, or on a Dask cluster's workers when a scheduler address is
 configured (:class:`~hitloop.jobs.chunks.DaskMapper`).
 """
