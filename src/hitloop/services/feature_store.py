@@ -37,7 +37,15 @@ from numpy.typing import NDArray
 
 from hitloop.settings import Settings
 
-__all__ = ["MAX_CHUNKS", "FeatureBundle", "append_rows", "feature_path", "load_features", "save_base"]
+__all__ = [
+    "MAX_CHUNKS",
+    "FeatureBundle",
+    "append_rows",
+    "dump_atomic",
+    "feature_path",
+    "load_features",
+    "save_base",
+]
 
 #: Chunks a base may have; the append past it writes one base with every row instead.
 MAX_CHUNKS = 32
@@ -291,8 +299,8 @@ def _stamp_or_none(path: Path) -> tuple[int, int, int] | None:
         return None
 
 
-def _write(path: Path, stored: dict[str, Any]) -> None:
-    """Write ``stored`` to ``path`` through a temporary file and a rename."""
+def dump_atomic(path: Path, stored: Any) -> None:
+    """joblib-dump ``stored`` to ``path`` through a temporary file and a rename (readers see all or none)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
     os.close(fd)
@@ -311,7 +319,7 @@ def save_base(path: Path, bundle: FeatureBundle) -> FeatureBundle:
     then they name the old base, which no reader finds any more.
     """
     stored = replace(bundle, base=uuid.uuid4().hex, chunks=0)
-    _write(
+    dump_atomic(
         path,
         {
             "ids": stored.ids,
@@ -353,7 +361,7 @@ def append_rows(
         raise ValueError("appended rows must follow the stored ones")
     if not stored.base or stored.chunks >= MAX_CHUNKS:
         return save_base(path, bundle)
-    _write(path.parent / _chunk_name(stored.key, stored.base, bundle.chunks), chunk)
+    dump_atomic(path.parent / _chunk_name(stored.key, stored.base, bundle.chunks), chunk)
     with _cache_lock:
         _cache[int(path.parent.name)] = _Cached(path, _stamp(path), bundle)
     return bundle

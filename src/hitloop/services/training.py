@@ -12,8 +12,6 @@ leaves no version and the previous order.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,6 +35,7 @@ from hitloop.schemas import LearningCurvePoint, ModelsOut, ModelVersionOut
 from hitloop.services import features as feature_service
 from hitloop.services import scoring
 from hitloop.services.consensus import consensus_labels
+from hitloop.services.feature_store import dump_atomic
 from hitloop.services.loop_settings import build_learner, loop_settings_of
 from hitloop.types import TaskType
 
@@ -120,18 +119,6 @@ def learner_name(learner: Any) -> str:
 
 def _models_dir(ctx: JobContext, project_id: int) -> Path:
     return ctx.settings.models_dir / str(project_id)
-
-
-def _save_model(path: Path, model: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".joblib")
-    os.close(fd)
-    try:
-        joblib.dump(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_model(path: str) -> dict[str, Any]:
@@ -274,7 +261,7 @@ def train(ctx: JobContext, project_id: int) -> dict[str, Any]:
     )
     ctx.progress(0.5, "saving the model", force=True)
     path = _models_dir(ctx, project_id) / f"job-{ctx.job_id}.joblib"
-    _save_model(
+    dump_atomic(
         path,
         {
             "learner": learner,

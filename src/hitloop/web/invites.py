@@ -22,7 +22,7 @@ from hitloop.services import invites
 from hitloop.services.policy import Action
 from hitloop.web.contexts import Page
 from hitloop.web.forms import parse_role
-from hitloop.web.rendering import PageRenderer
+from hitloop.web.rendering import renderer_of
 from hitloop.web.session import (
     check_csrf,
     check_presession,
@@ -62,11 +62,6 @@ def _when(at: float | datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-def _renderer(request: Request) -> PageRenderer:
-    renderer: PageRenderer = request.app.state.pages
-    return renderer
-
-
 def create_invite_form(
     request: Request,
     ctx: Ctx,
@@ -89,7 +84,7 @@ def create_invite_form(
         role=out.role.value,
         expires=_when(out.expires_at),
     )
-    return _renderer(request).render(request, "invite_created.html", page, status_code=201)
+    return renderer_of(request).render(request, "invite_created.html", page, status_code=201)
 
 
 def revoke_invite_form(
@@ -123,7 +118,7 @@ def _invite_page(
         error=error,
         form_token=form_token,
     )
-    response = _renderer(request).render(request, "invite.html", page, status_code=status)
+    response = renderer_of(request).render(request, "invite.html", page, status_code=status)
     if form_token:
         set_presession_cookie(request, response, ctx, form_token)
     return response

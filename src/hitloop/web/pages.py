@@ -36,7 +36,7 @@ from hitloop.web.contexts import (
 )
 from hitloop.web.forms import describe, parse_project_form
 from hitloop.web.images import images_panel
-from hitloop.web.rendering import STATIC_DIR, CachedStaticFiles, PageRenderer, static_versions
+from hitloop.web.rendering import STATIC_DIR, CachedStaticFiles, PageRenderer, renderer_of, static_versions
 from hitloop.web.review_pages import install_review_pages, quality_panel
 from hitloop.web.session import (
     LoginRequiredError,
@@ -54,11 +54,6 @@ from hitloop.web.team import install_team_forms, team_panel
 __all__ = ["install_web"]
 
 MAX_FIELD = 20_000  # characters of any one posted form field
-
-
-def _renderer(request: Request) -> PageRenderer:
-    renderer: PageRenderer = request.app.state.pages
-    return renderer
 
 
 class PageRoute(APIRoute):
@@ -89,7 +84,7 @@ def _error_page(request: Request, status: int, message: str) -> Response:
     user = page_user(request, request.app.state.ctx)
     title = "Not found" if status == 404 else "Something went wrong"
     page = ErrorPage(title=title, user=user, status=status, message=message)
-    return _renderer(request).render(request, "error.html", page, status_code=status)
+    return renderer_of(request).render(request, "error.html", page, status_code=status)
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -98,7 +93,7 @@ FormText = Annotated[str, Form(max_length=MAX_FIELD)]
 
 
 def _login_page(request: Request, ctx: AppContext, page: LoginPage, status: int = 200) -> Response:
-    response = _renderer(request).render(request, "login.html", page, status_code=status)
+    response = renderer_of(request).render(request, "login.html", page, status_code=status)
     set_presession_cookie(request, response, ctx, page.form_token)
     return response
 
@@ -156,13 +151,13 @@ def projects_page(request: Request, ctx: Ctx) -> Response:
     summaries = [
         ProjectSummary.of(p, own_answers=everyone is not None and p.id not in everyone) for p in listed
     ]
-    return _renderer(request).render(request, "projects.html", ProjectsPage(user=user, projects=summaries))
+    return renderer_of(request).render(request, "projects.html", ProjectsPage(user=user, projects=summaries))
 
 
 @router.get("/projects/new")
 def new_project_form(request: Request, ctx: Ctx) -> Response:
     user = require_user(request, ctx)
-    return _renderer(request).render(request, "project_new.html", NewProjectPage(user=user))
+    return renderer_of(request).render(request, "project_new.html", NewProjectPage(user=user))
 
 
 @router.post("/projects/new")
@@ -183,7 +178,7 @@ def new_project_submit(
         created = projects.create_project(ctx.db, user.id, parse_project_form(form))
     except InputError as exc:
         page = NewProjectPage(user=user, form=form, error=describe(exc))
-        return _renderer(request).render(request, "project_new.html", page, status_code=422)
+        return renderer_of(request).render(request, "project_new.html", page, status_code=422)
     return RedirectResponse(f"/projects/{created.id}", status_code=303)
 
 
@@ -214,7 +209,7 @@ def project_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
         summary=ProjectSummary.of(project, own_answers=policy.answers_of(access) is not None),
         max_upload_bytes=ctx.settings.max_upload_bytes,
     )
-    return _renderer(request).render(request, "project.html", page)
+    return renderer_of(request).render(request, "project.html", page)
 
 
 @router.get("/projects/{project_id}/label")
@@ -228,7 +223,7 @@ def label_page(request: Request, ctx: Ctx, project_id: IdPath) -> Response:
         json_url=f"/api/projects/{project_id}",
         summary=ProjectSummary.of(project, own_answers=policy.answers_of(access) is not None),
     )
-    return _renderer(request).render(request, "label.html", page)
+    return renderer_of(request).render(request, "label.html", page)
 
 
 # The team panel's forms (members, team settings) on the project page.

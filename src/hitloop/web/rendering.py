@@ -13,7 +13,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-__all__ = ["STATIC_DIR", "TEMPLATE_DIR", "CachedStaticFiles", "PageRenderer", "static_versions"]
+__all__ = [
+    "STATIC_DIR",
+    "TEMPLATE_DIR",
+    "CachedStaticFiles",
+    "PageRenderer",
+    "renderer_of",
+    "static_versions",
+]
 
 WEB_DIR = Path(__file__).parent
 TEMPLATE_DIR = WEB_DIR / "templates"
@@ -90,3 +97,9 @@ class PageRenderer:
     def render(self, request: Request, template: str, page: Any, *, status_code: int = 200) -> HTMLResponse:
         html = self.env.get_template(template).render(page=page, request=request)
         return HTMLResponse(html, status_code=status_code, headers=dict(SECURITY_HEADERS))
+
+
+def renderer_of(request: Any) -> PageRenderer:
+    """The app's page renderer (set on ``app.state.pages`` when the pages are installed)."""
+    renderer: PageRenderer = request.app.state.pages
+    return renderer

@@ -23,7 +23,7 @@ from hitloop.services.policy import Action, ProjectAccess
 from hitloop.services.review import QueueName
 from hitloop.types import TaskType
 from hitloop.web.contexts import Page
-from hitloop.web.rendering import PageRenderer
+from hitloop.web.rendering import renderer_of
 from hitloop.web.session import form_access, require_user
 
 __all__ = ["AuditView", "QualityPanel", "ReviewView", "install_review_pages", "quality_panel"]
@@ -146,11 +146,6 @@ def review_url(project_id: int, queue: str, offset: int = 0) -> str:
     return f"/projects/{project_id}/review?{urlencode(query)}"
 
 
-def _renderer(request: Request) -> PageRenderer:
-    renderer: PageRenderer = request.app.state.pages
-    return renderer
-
-
 def _page_access(request: Request, ctx: AppContext, project_id: int, action: Action) -> ProjectAccess:
     return policy.project_access(ctx.db, require_user(request, ctx), project_id, action)
 
@@ -182,7 +177,7 @@ def install_review_pages(router: APIRouter) -> None:
                 (title, review_url(project_id, name), name == queue) for name, title in QUEUE_TITLES.items()
             ],
         )
-        return _renderer(request).render(request, "review.html", page)
+        return renderer_of(request).render(request, "review.html", page)
 
     @router.post("/projects/{project_id}/review/{annotation_id}")
     def review_form(
@@ -224,4 +219,4 @@ def install_review_pages(router: APIRouter) -> None:
             project=project,
             log=audit.list_events(ctx.db, project_id, before=before, limit=50),
         )
-        return _renderer(request).render(request, "audit.html", page)
+        return renderer_of(request).render(request, "audit.html", page)
