@@ -12,14 +12,12 @@ from __future__ import annotations
 import io
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from hitloop.api.context import AppContext
 from hitloop.db.engine import Database
@@ -28,6 +26,7 @@ from hitloop.schemas import AnnotationIn, GoldMark, ItemIn, ProjectCreate, Proje
 from hitloop.services import annotations, auth, gold, items, members, policy, projects, team
 from hitloop.services.items import ItemLimits
 from hitloop.types import Modality, Role, TaskType
+from tests.sql_log import statements
 
 PEOPLE = ("owner", "mgr", "ann", "bob", "rev", "root")
 
@@ -201,20 +200,6 @@ def test_the_world_has_what_the_comparison_needs(world: World) -> None:
     assert bob["multi-own"].distribution == {"x": 0, "y": 1} and bob["multi-own"].annotations == 1
 
 
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _add_projects(ctx: AppContext, owner: int, names: list[str], start: int) -> None:
     tasks = [TaskType.CLASSIFY, TaskType.MULTILABEL, TaskType.BOXES]
     for i, task in enumerate(tasks[(start + k) % 3] for k in range(len(names))):
@@ -240,9 +225,9 @@ def test_listing_takes_the_same_number_of_statements_for_1_or_20_projects(ctx: A
         have = len(projects.list_projects(db, with_stats=False))
         _add_projects(ctx, owner.id, [f"p{i}" for i in range(have, n)], have)
         only = policy.visible_project_ids(db, ann)
-        with _statements(db) as everyone:
+        with statements(db) as everyone:
             listed = projects.list_projects(db)
-        with _statements(db) as as_ann:
+        with statements(db) as as_ann:
             mine = projects.list_projects(
                 db, only=only, gold_seen_in=set(), answers_seen_in=set(), viewer_id=ann.id
             )
@@ -250,7 +235,7 @@ def test_listing_takes_the_same_number_of_statements_for_1_or_20_projects(ctx: A
         assert all(p.stats is not None and p.stats.annotations == 1 for p in listed)
         assert all(p.stats is not None and p.stats.annotations == 0 for p in mine)  # owner answered
         counts[n] = (len(everyone), len(as_ann))
-        with _statements(db) as again:  # nothing changed: the kept counts, after the states
+        with statements(db) as again:  # nothing changed: the kept counts, after the states
             assert projects.list_projects(db) == listed
         assert len(again) <= 3 and "count(" not in " ".join(again).lower(), again
     # The projects, their states, then items, answers with classify labels, JSON labels (only
@@ -263,6 +248,6 @@ def test_someone_in_no_project_lists_none_in_one_statement(world: World) -> None
     loner = _user(db, "loner")
     only = policy.visible_project_ids(db, loner)
     assert only == set()
-    with _statements(db) as seen:
+    with statements(db) as seen:
         assert projects.list_projects(db, only=only, gold_seen_in=set(), answers_seen_in=set()) == []
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1

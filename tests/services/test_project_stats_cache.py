@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from hitloop.api.context import AppContext
 from hitloop.db.engine import Database
@@ -51,6 +51,7 @@ from hitloop.services import (
 from hitloop.services.items import ItemLimits
 from hitloop.services.project_stats import Staleness
 from hitloop.types import Role
+from tests.sql_log import statements
 from tests.web.conftest import log_in
 
 
@@ -129,17 +130,10 @@ def _fresh(st: Setup, user: auth.CurrentUser) -> ProjectStats:
 @contextmanager
 def _counting(db: Database) -> Iterator[list[str]]:
     """The count statements run meanwhile (a kept result runs none)."""
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "count(" in statement.lower():
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+    counted: list[str] = []
+    with statements(db) as seen:
+        yield counted
+    counted.extend(q for q in seen if "count(" in q.lower())
 
 
 def test_a_repeated_view_is_the_kept_one_and_exact(setup: Setup) -> None:
