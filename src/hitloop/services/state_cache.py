@@ -59,11 +59,7 @@ def answer_state(s: Any, project_id: int) -> tuple[Any, ...]:
     first; a review (accept, fix, reject: a reject adds no answer row), deleted
     items, member changes and every other audited change move the second.
     """
-    newest_answer = s.scalar(
-        select(func.max(annotations_t.c.id)).where(annotations_t.c.project_id == project_id)
-    )
-    newest_event = s.scalar(select(func.max(events_t.c.id)).where(events_t.c.project_id == project_id))
-    return (newest_answer, newest_event)
+    return answer_states(s, [project_id]).get(project_id, (None, None))
 
 
 def answer_states(s: Any, project_ids: Collection[int]) -> dict[int, tuple[Any, ...]]:
